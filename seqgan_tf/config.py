@@ -1,0 +1,196 @@
+"""Configuration: one frozen dataclass, and the absl flags that fill it.
+
+Library code takes a `Config`; only `main.py` reads flags. Every flag is defined
+in `define_flags()` and checked by `validate()`, which never touches the
+filesystem (missing files are reported by the code that opens them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from absl import flags
+
+TASKS = ("synthetic",)
+MODES = ("train",)
+
+# The paper's discriminator for length-20 sequences (authors' code).
+PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+PAPER_NUM_FILTERS = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+
+
+class ConfigError(ValueError):
+  """A configuration value is invalid; the message names the flag and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Everything a run needs. Defaults are the paper's synthetic schedule."""
+
+  task: str = "synthetic"
+  data_dir: str = ""
+  seed: int = 88
+  deterministic: bool = False
+  jit_compile: bool = False
+
+  # Data. Synthetic: the oracle and the real set it generates (or a given file).
+  oracle_params: str = ""
+  train_file: str = ""
+  num_train: int = 9984
+  vocab_size: int = 5000
+  seq_length: int = 20
+  start_token: int = 0
+
+  # Generator (and the oracle's shape when it is random).
+  gen_emb_dim: int = 32
+  gen_hidden_dim: int = 32
+  gen_init_stddev: float = 0.1
+  gen_learning_rate: float = 0.01
+  gen_grad_clip: float = 5.0
+
+  # Discriminator.
+  dis_emb_dim: int = 64
+  dis_filter_sizes: tuple[int, ...] = PAPER_FILTER_SIZES
+  dis_num_filters: tuple[int, ...] = PAPER_NUM_FILTERS
+  dis_dropout_keep: float = 0.75
+  dis_l2: float = 0.2
+  dis_learning_rate: float = 1e-4
+
+  # Schedule.
+  batch_size: int = 64
+  pretrain_gen_epochs: int = 120
+  pretrain_dis_steps: int = 50
+  num_negatives: int = 9984
+  dis_epochs: int = 3
+  adv_iterations: int = 200
+  adv_g_steps: int = 1
+  adv_d_steps: int = 5
+  rollout_num: int = 16
+  rollout_update_rate: float = 0.8
+
+  # Evaluation, logging and state.
+  eval_every: int = 5
+  nll_samples: int = 9984
+  final_nll_samples: int = 100000
+  num_text_samples: int = 8
+  checkpoint_every: int = 5
+  keep_checkpoints: int = 3
+
+  @property
+  def dis_num_features(self) -> int:
+    return sum(self.dis_num_filters)
+
+  def model_fingerprint(self) -> dict[str, Any]:
+    """The fields a checkpoint's shapes and meaning depend on."""
+    keys = ("task", "vocab_size", "seq_length", "start_token", "gen_emb_dim",
+            "gen_hidden_dim", "dis_emb_dim", "dis_filter_sizes",
+            "dis_num_filters", "batch_size", "seed", "oracle_params",
+            "train_file", "num_train")
+    d = dataclasses.asdict(self)
+    return {k: list(d[k]) if isinstance(d[k], tuple) else d[k] for k in keys}
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+def validate(config: Config) -> Config:
+  """Checks every value; raises ConfigError naming the flag. No filesystem access."""
+
+  def need(cond: bool, flag: str, what: str) -> None:
+    if not cond:
+      raise ConfigError(f"--{flag}={getattr(config, flag)!r}: {what}")
+
+  need(config.task in TASKS, "task", f"must be one of {', '.join(TASKS)}")
+  for name in ("vocab_size", "seq_length", "gen_emb_dim", "gen_hidden_dim",
+               "dis_emb_dim", "batch_size", "num_train", "num_negatives",
+               "rollout_num", "nll_samples", "final_nll_samples",
+               "eval_every", "checkpoint_every", "keep_checkpoints",
+               "adv_g_steps"):
+    need(getattr(config, name) > 0, name, "must be a positive integer")
+  for name in ("pretrain_gen_epochs", "pretrain_dis_steps", "dis_epochs",
+               "adv_iterations", "adv_d_steps", "num_text_samples"):
+    need(getattr(config, name) >= 0, name, "must be zero or more")
+  need(config.seq_length >= 2, "seq_length", "must be at least 2")
+  need(0 <= config.start_token < config.vocab_size, "start_token",
+       "must be a token id in [0, vocab_size)")
+  need(config.num_train >= config.batch_size, "num_train",
+       "must hold at least one batch (--batch_size)")
+  need(config.num_negatives >= config.batch_size, "num_negatives",
+       "must hold at least one batch (--batch_size)")
+  need(0.0 <= config.rollout_update_rate <= 1.0, "rollout_update_rate",
+       "must be in [0, 1] (0: roll-out policy is the current G, 1: frozen)")
+  need(0.0 < config.dis_dropout_keep <= 1.0, "dis_dropout_keep",
+       "is a keep probability, in (0, 1]")
+  for name in ("gen_learning_rate", "dis_learning_rate", "gen_init_stddev",
+               "gen_grad_clip"):
+    need(getattr(config, name) > 0, name,
+         "must be positive")
+  need(config.dis_l2 >= 0, "dis_l2", "must be zero or more")
+  need(len(config.dis_filter_sizes) == len(config.dis_num_filters)
+       and len(config.dis_filter_sizes) > 0, "dis_filter_sizes",
+       "needs one --dis_num_filters entry per width")
+  need(all(0 < w <= config.seq_length for w in config.dis_filter_sizes),
+       "dis_filter_sizes", "every width must be in [1, --seq_length]")
+  need(all(n > 0 for n in config.dis_num_filters), "dis_num_filters",
+       "every count must be positive")
+  return config
+
+
+def define_flags() -> None:
+  """Defines one absl flag per Config field, with the field's default."""
+  help_text = {
+      "task": f"Experiment: {', '.join(TASKS)}.",
+      "data_dir": "Folder with local corpora (e.g. ../shared/data).",
+      "seed": "Seed for initialisation and every random draw.",
+      "deterministic": "Enable TF op determinism: bit-identical reruns.",
+      "jit_compile": "XLA-compile the training steps (slower on CPU).",
+      "oracle_params": "Oracle pickle (target_params_py3.pkl); empty: a seeded "
+                       "random N(0,1) oracle.",
+      "train_file": "Token-id file, one sequence per line; empty: sample "
+                    "--num_train sequences from the oracle.",
+      "rollout_update_rate": "r in beta <- r*beta + (1-r)*theta after each G "
+                             "step (the authors' code left this a no-op).",
+      "eval_every": "Evaluate NLL-oracle every this many epochs/iterations.",
+      "checkpoint_every": "Checkpoint every this many epochs/steps/iterations.",
+      "final_nll_samples": "Samples for the final NLL-oracle (paper: 100000).",
+  }
+  for field in dataclasses.fields(Config):
+    name, default = field.name, field.default
+    doc = help_text.get(name, name.replace("_", " ") + ".")
+    if isinstance(default, bool):
+      flags.DEFINE_bool(name, default, doc)
+    elif isinstance(default, int):
+      flags.DEFINE_integer(name, default, doc)
+    elif isinstance(default, float):
+      flags.DEFINE_float(name, default, doc)
+    elif isinstance(default, tuple):
+      flags.DEFINE_list(name, [str(v) for v in default], doc)
+    elif name == "task":
+      flags.DEFINE_enum(name, default, TASKS, doc)
+    else:
+      flags.DEFINE_string(name, default, doc)
+  flags.DEFINE_string("workdir", None, "Run folder: checkpoints, TensorBoard, "
+                      "samples. Re-running with it resumes.")
+  flags.DEFINE_enum("mode", "train", MODES, "What to do.")
+
+
+def config_from_flags(values: flags.FlagValues) -> Config:
+  """Builds and validates a Config from parsed flags (read, never mutated)."""
+  kwargs = {}
+  for field in dataclasses.fields(Config):
+    value = values[field.name].value
+    if isinstance(field.default, tuple):
+      try:
+        value = tuple(int(v) for v in value)
+      except ValueError as e:
+        raise ConfigError(f"--{field.name}={','.join(value)}: must be a comma-"
+                          f"separated list of integers") from e
+    kwargs[field.name] = value
+  return validate(Config(**kwargs))
+
+
+def replace(config: Config, **changes: Any) -> Config:
+  """A validated copy with some fields changed (tests, benchmarks)."""
+  return validate(dataclasses.replace(config, **changes))

@@ -1,0 +1,192 @@
+"""The two players: an LSTM policy G and the paper's CNN discriminator D.
+
+The generator's step is Keras' `LSTMCell` (gates packed [i, f, c, o], sigmoid
+recurrent activation, no forget-bias offset), which is exactly the authors'
+target-LSTM equations, so the same class also serves as the oracle.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+State = list  # [h, c], each [batch, hidden]
+
+
+class Generator(keras.Model):
+  """LSTM policy G(y_t | y_<t) over a fixed length with a start token.
+
+  Args:
+    vocab_size: number of token ids.
+    emb_dim: token embedding width.
+    hidden_dim: LSTM state width.
+    seq_length: T, the length of every generated sequence.
+    start_token: the id fed as the first input.
+    init_stddev: every parameter, biases included, starts N(0, init_stddev)
+      (authors' code: 0.1; the paper's oracle: 1.0).
+  """
+
+  def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int,
+               seq_length: int, start_token: int = 0,
+               init_stddev: float = 0.1, seed: int | None = None,
+               name: str = "generator"):
+    super().__init__(name=name)
+    self.vocab_size = vocab_size
+    self.hidden_dim = hidden_dim
+    self.seq_length = seq_length
+    self.start_token = start_token
+
+    def init(offset):
+      return keras.initializers.RandomNormal(
+          stddev=init_stddev, seed=None if seed is None else seed + offset)
+
+    self.embedding = keras.layers.Embedding(
+        vocab_size, emb_dim, embeddings_initializer=init(0), name="embedding")
+    self.cell = keras.layers.LSTMCell(
+        hidden_dim, unit_forget_bias=False, kernel_initializer=init(1),
+        recurrent_initializer=init(2), bias_initializer=init(3), name="lstm")
+    self.output_layer = keras.layers.Dense(
+        vocab_size, kernel_initializer=init(4), bias_initializer=init(5),
+        name="output")
+    # Build every layer now: the export and checkpoint code needs variables.
+    self.step(tf.zeros([1], tf.int32), self.initial_state(1))
+
+  def initial_state(self, batch_size) -> State:
+    zeros = tf.zeros([batch_size, self.hidden_dim])
+    return [zeros, zeros]
+
+  def step(self, tokens: tf.Tensor, state: State) -> tuple[tf.Tensor, State]:
+    """Consumes one token per row.
+
+    Args:
+      tokens: [batch] int ids of the previous token.
+      state: [h, c], each [batch, hidden].
+
+    Returns:
+      logits [batch, vocab] for the next token, and the new state.
+    """
+    h, state = self.cell(self.embedding(tokens), state)
+    return self.output_layer(h), state
+
+  def advance(self, tokens: tf.Tensor, state: State) -> State:
+    """Like `step` but without the output projection. tokens: [batch]."""
+    _, state = self.cell(self.embedding(tokens), state)
+    return state
+
+  def unroll(self, inputs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Teacher-forced pass from the zero state.
+
+    Args:
+      inputs: [batch, time] token ids fed at each step.
+
+    Returns:
+      h, c: [batch, time, hidden]; position t is the state after consuming
+      inputs[:, t], i.e. the state that predicts the token after it.
+    """
+    x = self.embedding(inputs)
+    state = self.initial_state(tf.shape(inputs)[0])
+    hs, cs = [], []
+    for t in range(inputs.shape[1]):  # static T: unrolled, no AutoGraph needed
+      _, state = self.cell(x[:, t], state)
+      hs.append(state[0])
+      cs.append(state[1])
+    return tf.stack(hs, 1), tf.stack(cs, 1)
+
+  def shift_right(self, tokens: tf.Tensor) -> tf.Tensor:
+    """[batch, time] targets -> [batch, time] inputs: start, y_1..y_{T-1}."""
+    start = tf.fill([tf.shape(tokens)[0], 1], tf.cast(self.start_token,
+                                                      tokens.dtype))
+    return tf.concat([start, tokens[:, :-1]], axis=1)
+
+  def call(self, tokens: tf.Tensor) -> tf.Tensor:
+    """Teacher-forced logits. tokens: [batch, time] -> [batch, time, vocab]."""
+    h, _ = self.unroll(self.shift_right(tokens))
+    return self.output_layer(h)
+
+  def log_probs(self, tokens: tf.Tensor) -> tf.Tensor:
+    """log G(y_t | y_<t) of given sequences: [batch, time] -> [batch, time]."""
+    logits = self(tokens)
+    return -tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(tokens, tf.int32), logits=logits)
+
+
+class Discriminator(keras.Model):
+  """The paper's CNN: P(real) of a [batch, time] token sequence.
+
+  Embedding U(-1, 1); one Conv1D per width over the embedding as channels
+  (VALID, ReLU, truncated-N(0, 0.1) kernels, 0.1 biases) and max over time;
+  one highway layer (ReLU transform, sigmoid gate, gate bias 0); dropout; a
+  2-way (fake, real) output layer carrying the L2 penalty. Conv1D runs the
+  authors' convolutions in the layout oneDNN is fast at (their Conv2D over a
+  one-channel image was ~10x slower here).
+  """
+
+  def __init__(self, vocab_size: int, emb_dim: int,
+               filter_sizes: Sequence[int], num_filters: Sequence[int],
+               dropout_keep: float = 0.75, l2: float = 0.2,
+               seed: int | None = None, name: str = "discriminator"):
+    super().__init__(name=name)
+    self.dropout_rate = 1.0 - dropout_keep
+    self.l2 = l2
+
+    def seeded(init, offset, **kw):
+      return init(seed=None if seed is None else seed + offset, **kw)
+
+    self.embedding = keras.layers.Embedding(
+        vocab_size, emb_dim, name="embedding",
+        embeddings_initializer=seeded(keras.initializers.RandomUniform, 0,
+                                      minval=-1.0, maxval=1.0))
+    self.convs = [
+        keras.layers.Conv1D(
+            n, w, padding="valid", activation="relu", name=f"conv_w{w}",
+            kernel_initializer=seeded(keras.initializers.TruncatedNormal,
+                                      10 + i, stddev=0.1),
+            bias_initializer=keras.initializers.Constant(0.1))
+        for i, (w, n) in enumerate(zip(filter_sizes, num_filters))
+    ]
+    features = sum(num_filters)
+    self.highway_transform = keras.layers.Dense(
+        features, activation="relu", name="highway_transform",
+        kernel_initializer=seeded(keras.initializers.GlorotUniform, 1))
+    self.highway_gate = keras.layers.Dense(
+        features, activation="sigmoid", name="highway_gate",
+        kernel_initializer=seeded(keras.initializers.GlorotUniform, 2))
+    self.output_layer = keras.layers.Dense(
+        2, name="output",
+        kernel_initializer=seeded(keras.initializers.TruncatedNormal, 3,
+                                  stddev=0.1),
+        bias_initializer=keras.initializers.Constant(0.1))
+    self(tf.zeros([1, max(filter_sizes)], tf.int32))
+
+  def call(self, tokens: tf.Tensor, training: bool = False,
+           dropout_seed: tf.Tensor | None = None) -> tf.Tensor:
+    """Logits over (fake, real).
+
+    Args:
+      tokens: [batch, time] int ids.
+      training: apply dropout (then `dropout_seed`, a [2] int seed, is needed:
+        stateless dropout keeps runs reproducible and resumable).
+
+    Returns:
+      [batch, 2] logits.
+    """
+    x = self.embedding(tokens)
+    pooled = tf.concat(
+        [tf.reduce_max(conv(x), axis=1) for conv in self.convs], axis=1)
+    gate = self.highway_gate(pooled)
+    features = gate * self.highway_transform(pooled) + (1.0 - gate) * pooled
+    if training and self.dropout_rate > 0.0:
+      features = tf.nn.experimental.stateless_dropout(
+          features, rate=self.dropout_rate, seed=dropout_seed)
+    return self.output_layer(features)
+
+  def prob_real(self, tokens: tf.Tensor) -> tf.Tensor:
+    """P(real) with dropout off: [batch, time] -> [batch]."""
+    return tf.nn.softmax(self(tokens))[:, 1]
+
+  def l2_loss(self) -> tf.Tensor:
+    """The authors' l2_reg_lambda * tf.nn.l2_loss on the output layer."""
+    return self.l2 * 0.5 * tf.add_n(
+        [tf.reduce_sum(tf.square(v)) for v in self.output_layer.trainable_variables])

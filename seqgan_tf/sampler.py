@@ -1,0 +1,118 @@
+"""Sampling from a Generator: the categorical draw and whole sequences.
+
+All randomness is stateless: a [2] int seed in, the same tokens out, so a
+resumed run draws exactly what an uninterrupted one would have drawn.
+
+Speed notes (2-core CPU, vocab 5,000): a draw is bound by memory traffic over
+the [rows, vocab] logits, not arithmetic. `tf.random.categorical` walks each
+row with a scalar double-precision exp (~13-17 us a row); the two-level
+inverse-CDF draw below uses vectorised float32 ops (~10 us a row), and keeping
+each chunk's logits inside the L3 cache (<= ~1,024 rows of 5,000 floats)
+halves the cost of the output projection again. `bench/` measures both.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from seqgan_tf.models import Generator
+
+# Rows per chunk when sampling many sequences: 512 x 5,000 float32 logits is
+# 10 MB, inside this machine's 32 MB L3 with room for the exp'd copy.
+CHUNK_ROWS = 512
+
+
+def fold_seed(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:
+  """Derives an independent [2] seed from `seed` and integers."""
+  for d in data:
+    seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(d, tf.int32))
+  return seed
+
+
+def draw_categorical(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+  """One exact draw per row from softmax(logits).
+
+  Inverse CDF in two levels: pick a block of the vocabulary by the blocks'
+  total mass, then a token inside it. Exact up to float32 rounding of the
+  partial sums, like `tf.random.categorical`; a zero-mass token is never drawn.
+
+  Args:
+    logits: [rows, vocab] float32.
+    seed: [2] int stateless seed.
+
+  Returns:
+    [rows] int32 token ids.
+  """
+  rows, vocab = tf.shape(logits)[0], logits.shape[-1]
+  block = _block_size(vocab)
+  num_blocks = vocab // block
+  probs = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))
+  probs = tf.reshape(probs, [rows, num_blocks, block])
+  block_cdf = tf.cumsum(tf.reduce_sum(probs, axis=-1), axis=-1)
+  u = tf.random.stateless_uniform([rows, 2], seed)
+  # The first block whose cumulative mass exceeds u * total.
+  chosen = tf.reduce_sum(
+      tf.cast(block_cdf <= u[:, :1] * block_cdf[:, -1:], tf.int32), axis=-1)
+  chosen = tf.minimum(chosen, num_blocks - 1)
+  inner_cdf = tf.cumsum(tf.gather(probs, chosen, batch_dims=1), axis=-1)
+  inner = tf.reduce_sum(
+      tf.cast(inner_cdf <= u[:, 1:] * inner_cdf[:, -1:], tf.int32), axis=-1)
+  return chosen * block + tf.minimum(inner, block - 1)
+
+
+def _block_size(vocab: int) -> int:
+  """The divisor of `vocab` nearest sqrt(vocab) (both levels cost ~sqrt(V))."""
+  target = math.isqrt(vocab)
+  divisors = [d for d in range(1, vocab + 1) if vocab % d == 0]
+  return min(divisors, key=lambda d: abs(d - target))
+
+
+def draw_next(generator: Generator, h: tf.Tensor, seed: tf.Tensor,
+              temperature: float | tf.Tensor = 1.0) -> tf.Tensor:
+  """Samples the next token from hidden states. h: [rows, hidden] -> [rows]."""
+  return draw_categorical(generator.output_layer(h) / temperature, seed)
+
+
+def sample(generator: Generator, batch_size: int, seed: tf.Tensor,
+           temperature: float | tf.Tensor = 1.0) -> tf.Tensor:
+  """Samples whole sequences from the start token.
+
+  Args:
+    generator: the policy to sample from.
+    batch_size: rows (a Python int: the loop is unrolled over a static T).
+    seed: [2] int stateless seed.
+    temperature: logits are divided by it (1.0 samples the model itself).
+
+  Returns:
+    [batch_size, seq_length] int32 token ids.
+  """
+  state = generator.initial_state(batch_size)
+  tokens = tf.fill([batch_size], tf.cast(generator.start_token, tf.int32))
+  out = []
+  for t in range(generator.seq_length):
+    state = generator.advance(tokens, state)
+    tokens = draw_next(generator, state[0], fold_seed(seed, t), temperature)
+    out.append(tokens)
+  return tf.stack(out, axis=1)
+
+
+def sample_many(generator: Generator, num_samples: int, seed: tf.Tensor,
+                temperature: float | tf.Tensor = 1.0,
+                chunk_rows: int = CHUNK_ROWS) -> tf.Tensor:
+  """Samples `num_samples` sequences in cache-sized chunks.
+
+  Returns:
+    [num_samples, seq_length] int32. Chunk i uses fold_seed(seed, i), so the
+    result depends on `chunk_rows`; callers keep it fixed.
+  """
+  chunk = min(chunk_rows, num_samples)
+  num_chunks = -(-num_samples // chunk)
+  chunks = tf.map_fn(
+      lambda i: sample(generator, chunk, fold_seed(seed, i), temperature),
+      tf.range(num_chunks),
+      fn_output_signature=tf.TensorSpec([chunk, generator.seq_length],
+                                        tf.int32),
+      parallel_iterations=2)
+  return tf.reshape(chunks, [-1, generator.seq_length])[:num_samples]
