@@ -14,6 +14,11 @@ import tensorflow as tf
 
 State = list  # [h, c], each [batch, hidden]
 
+# Rows of [rows, vocab] logits made at once. 512 x 5,000 float32 is 10 MB, well
+# inside this machine's 32 MB L3; at 1,280 rows and more the same work was
+# 2-3x slower per row (measured in bench/).
+LOGIT_ROWS = 512
+
 
 class Generator(keras.Model):
   """LSTM policy G(y_t | y_<t) over a fixed length with a start token.
@@ -106,10 +111,26 @@ class Generator(keras.Model):
     return self.output_layer(h)
 
   def log_probs(self, tokens: tf.Tensor) -> tf.Tensor:
-    """log G(y_t | y_<t) of given sequences: [batch, time] -> [batch, time]."""
-    logits = self(tokens)
-    return -tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(tokens, tf.int32), logits=logits)
+    """log G(y_t | y_<t) of given sequences: [batch, time] -> [batch, time].
+
+    The [rows, vocab] logits are made a few timesteps at a time so that each
+    slice stays in cache (`LOGIT_ROWS`), and each log-prob is the picked logit
+    minus the log-sum-exp: on this CPU both are ~2x faster than one fused
+    softmax cross-entropy over the whole [batch * time, vocab] block.
+    """
+    tokens = tf.cast(tokens, tf.int32)
+    h, _ = self.unroll(self.shift_right(tokens))
+    batch, length = tokens.shape
+    step = max(1, LOGIT_ROWS // batch) if batch else 1
+    out = []
+    for t in range(0, length, step):
+      k = min(step, length - t)
+      logits = self.output_layer(tf.reshape(h[:, t:t + k], [-1, self.hidden_dim]))
+      picked = tf.gather(logits, tf.reshape(tokens[:, t:t + k], [-1]),
+                         batch_dims=1)
+      out.append(tf.reshape(picked - tf.reduce_logsumexp(logits, axis=-1),
+                            [-1, k]))
+    return tf.concat(out, axis=1)
 
 
 class Discriminator(keras.Model):

@@ -12,7 +12,7 @@ import pickle
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf.models import Generator
+from seqgan_tf.models import LOGIT_ROWS, Generator
 
 # The pickle's order (authors' target_lstm.py).
 PARAM_NAMES = ("emb", "Wi", "Ui", "bi", "Wf", "Uf", "bf", "Wog", "Uog", "bog",
@@ -91,7 +91,7 @@ def build_oracle(params: dict[str, np.ndarray], seq_length: int,
 
 
 def nll(oracle: Generator, sequences: tf.Tensor,
-        chunk_rows: int = 512) -> tf.Tensor:
+        chunk_rows: int = LOGIT_ROWS) -> tf.Tensor:
   """Per-sequence mean NLL under the oracle, scored in cache-sized chunks.
 
   Args:

@@ -17,11 +17,7 @@ import math
 
 import tensorflow as tf
 
-from seqgan_tf.models import Generator
-
-# Rows per chunk when sampling many sequences: 512 x 5,000 float32 logits is
-# 10 MB, inside this machine's 32 MB L3 with room for the exp'd copy.
-CHUNK_ROWS = 512
+from seqgan_tf.models import LOGIT_ROWS, Generator
 
 
 def fold_seed(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:
@@ -100,7 +96,7 @@ def sample(generator: Generator, batch_size: int, seed: tf.Tensor,
 
 def sample_many(generator: Generator, num_samples: int, seed: tf.Tensor,
                 temperature: float | tf.Tensor = 1.0,
-                chunk_rows: int = CHUNK_ROWS) -> tf.Tensor:
+                chunk_rows: int = LOGIT_ROWS) -> tf.Tensor:
   """Samples `num_samples` sequences in cache-sized chunks.
 
   Returns:

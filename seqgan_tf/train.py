@@ -21,6 +21,7 @@ from absl import logging
 from seqgan_tf import input_pipeline, oracle as oracle_lib, rollout, sampler
 from seqgan_tf.config import Config, ConfigError
 from seqgan_tf.models import Discriminator, Generator
+from seqgan_tf.optim import FusedAdam
 
 Metrics = dict[str, float]
 
@@ -47,8 +48,8 @@ def int_seed(config: Config, *path: int) -> int:
 def make_optimizer(learning_rate: float, clipnorm: float | None,
                    name: str) -> keras.optimizers.Adam:
   # TF1's Adam epsilon (1e-8), as the authors trained with.
-  return keras.optimizers.Adam(learning_rate, epsilon=1e-8,
-                               global_clipnorm=clipnorm, name=name)
+  return FusedAdam(learning_rate, epsilon=1e-8, global_clipnorm=clipnorm,
+                   name=name)
 
 
 class SeqGAN(tf.Module):

@@ -1,0 +1,139 @@
+"""Per-phase timings of the synthetic experiment at the paper's settings.
+
+  python bench/bench_synthetic.py [--repeats=3] [--phases=mle,sample,...]
+
+Prints, for each phase, the median wall-clock seconds over --repeats runs (after
+one warm-up that traces and compiles), the issue's target, the FLOPs counted,
+and the share of the arithmetic floor (FLOPs / this machine's measured float32
+matmul rate). Vocab 5,000, length 20, batch 64, G 32/32, the paper's D,
+rollout 16, 9,984 sequences.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from absl import app, flags
+
+from seqgan_tf import config as config_lib
+
+flags.DEFINE_integer("repeats", 3, "Timed runs per phase (median reported).")
+flags.DEFINE_list("phases", ["mle_epoch", "sample_9984", "dis_epoch",
+                             "reward_batch", "generator_step",
+                             "adversarial_iteration", "nll_oracle_9984"],
+                  "Phases to time.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the G and D train steps.")
+FLAGS = flags.FLAGS
+
+TARGETS_S = {"mle_epoch": 3.0, "sample_9984": 1.5, "dis_epoch": 20.0,
+             "reward_batch": 5.0, "nll_oracle_9984": 2.0}
+AUTHORS_TF1_S = {"mle_epoch": 14, "sample_9984": 6.6, "dis_epoch": 327,
+                 "reward_batch": 16.6, "nll_oracle_9984": 10.9}
+
+
+def flop_counts(c: config_lib.Config) -> dict[str, float]:
+  """Multiply-adds x 2 of the matrix products in each phase (training = 3x fwd)."""
+  V, T, B, E, H = (c.vocab_size, c.seq_length, c.batch_size, c.gen_emb_dim,
+                   c.gen_hidden_dim)
+  gen_token = 2 * (E + H) * 4 * H + 2 * H * V        # one LSTM step + logits
+  dis_seq = sum(2 * c.dis_emb_dim * w * n * (T - w + 1)
+                for w, n in zip(c.dis_filter_sizes, c.dis_num_filters))
+  feats = c.dis_num_features
+  dis_seq += 2 * 2 * feats * feats + 2 * feats * 2    # highway + output
+  sample = c.num_negatives * T * gen_token
+  rollout_tokens = c.rollout_num * B * T * (T - 1) // 2
+  reward = (rollout_tokens * gen_token + B * T * gen_token
+            + (c.rollout_num * B * (T - 1) + B) * dis_seq)
+  g_step = B * T * gen_token + reward + 3 * B * T * gen_token
+  dis_epoch = 3 * dis_seq * (c.num_train + c.num_negatives)
+  return {
+      "mle_epoch": 3 * c.num_train * T * gen_token,
+      "sample_9984": sample,
+      "dis_epoch": dis_epoch,
+      "reward_batch": reward,
+      "generator_step": g_step,
+      "adversarial_iteration": (c.adv_g_steps * g_step + c.adv_d_steps
+                                * (sample + c.dis_epochs * dis_epoch)),
+      "nll_oracle_9984": 2 * c.nll_samples * T * gen_token,
+  }
+
+
+def matmul_rate() -> float:
+  """Measured float32 FLOP/s of a 4096^3 matmul through TensorFlow."""
+  import tensorflow as tf
+  a = tf.random.normal([4096, 4096])
+  mm = tf.function(lambda x: tf.reduce_sum(tf.matmul(x, x)))
+  mm(a).numpy()
+  times = []
+  for _ in range(3):
+    t0 = time.perf_counter()
+    mm(a).numpy()
+    times.append(time.perf_counter() - t0)
+  return 2 * 4096**3 / min(times)
+
+
+def main(argv):
+  del argv
+  import numpy as np
+  import tensorflow as tf
+
+  from seqgan_tf import input_pipeline, rollout, train
+
+  config = config_lib.replace(config_lib.Config(), jit_compile=FLAGS.jit_compile)
+  oracle = train.build_oracle(config)  # random N(0,1) oracle: same cost
+  model = train.SeqGAN(config, oracle)
+  model.update_rollout_policy(rate=0.0)
+  real = tf.constant(np.random.default_rng(0).integers(
+      0, config.vocab_size, [config.num_train, config.seq_length], np.int32))
+  fake = model.sample(config.num_negatives, tf.constant([1, 2]))
+  batch = fake[:config.batch_size]
+  reward_fn = tf.function(lambda seq, seed: rollout.rewards(
+      model.rollout_policy, model.discriminator.prob_real, seq,
+      config.rollout_num, seed))
+
+  def adversarial_iteration(seed):
+    model.adversarial_generator_step(seed)
+    for d in range(config.adv_d_steps):
+      negatives = model.sample(config.num_negatives, seed + d)
+      for e in range(config.dis_epochs):
+        model.dis_epoch(input_pipeline.dis_dataset(real, negatives,
+                                                   config.batch_size, e), seed)
+
+  phases = {
+      "mle_epoch": lambda s: model.mle_epoch(
+          input_pipeline.mle_dataset(real, config.batch_size, 0)),
+      "sample_9984": lambda s: model.sample(config.num_negatives, s).numpy(),
+      "dis_epoch": lambda s: model.dis_epoch(
+          input_pipeline.dis_dataset(real, fake, config.batch_size, 0), s),
+      "reward_batch": lambda s: reward_fn(batch, s).numpy(),
+      "generator_step": lambda s: model.adversarial_generator_step(s),
+      "adversarial_iteration": adversarial_iteration,
+      "nll_oracle_9984": lambda s: model.nll_oracle(config.nll_samples,
+                                                    s).numpy(),
+  }
+  rate = matmul_rate()
+  flops = flop_counts(config)
+  print(f"float32 matmul rate: {rate / 1e9:.1f} GFLOP/s "
+        f"(TF {tf.__version__}, jit_compile={config.jit_compile})")
+  print(f"{'phase':24s} {'median s':>9s} {'target s':>9s} {'authors':>8s} "
+        f"{'GFLOP':>8s} {'floor s':>8s} {'of floor':>8s}")
+  for name in FLAGS.phases:
+    fn = phases[name]
+    repeats = 1 if name == "adversarial_iteration" else FLAGS.repeats
+    fn(tf.constant([7, 0]))  # warm-up: trace and compile
+    times = []
+    for i in range(repeats):
+      t0 = time.perf_counter()
+      fn(tf.constant([7, i + 1]))
+      times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    floor = flops[name] / rate
+    target = TARGETS_S.get(name)
+    print(f"{name:24s} {median:9.2f} {target if target else '-':>9} "
+          f"{AUTHORS_TF1_S.get(name, '-'):>8} {flops[name] / 1e9:8.1f} "
+          f"{floor:8.2f} {floor / median:8.0%}", flush=True)
+
+
+if __name__ == "__main__":
+  app.run(main)

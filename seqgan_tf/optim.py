@@ -1,0 +1,44 @@
+"""Adam as one fused kernel per variable.
+
+Keras 3's Adam updates m, v and the variable in separate element-wise passes;
+TensorFlow's `ResourceApplyAdam` does the same update (TF1's AdamOptimizer, the
+one the authors trained with) in a single pass. For D's 7M parameters that is
+11 ms instead of 29 ms a step on this CPU, ~5 s of each D epoch.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+class FusedAdam(keras.optimizers.Adam):
+  """keras.optimizers.Adam whose per-variable update is `ResourceApplyAdam`.
+
+  Same update as the parent: m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
+  var <- var - lr sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps). Gradient
+  clipping, iterations and checkpointed slots are the parent's. No amsgrad.
+  """
+
+  def __init__(self, *args, **kwargs):
+    if kwargs.get("amsgrad"):
+      raise ValueError("FusedAdam does not implement amsgrad.")
+    super().__init__(*args, **kwargs)
+
+  def update_step(self, gradient, variable, learning_rate):
+    dtype = variable.dtype
+    step = tf.cast(self.iterations + 1, dtype)
+    index = self._get_variable_index(variable)
+    tf.raw_ops.ResourceApplyAdam(
+        var=variable.handle,
+        m=self._momentums[index].handle,
+        v=self._velocities[index].handle,
+        beta1_power=tf.pow(tf.cast(self.beta_1, dtype), step),
+        beta2_power=tf.pow(tf.cast(self.beta_2, dtype), step),
+        lr=tf.cast(learning_rate, dtype),
+        beta1=tf.cast(self.beta_1, dtype),
+        beta2=tf.cast(self.beta_2, dtype),
+        epsilon=tf.cast(self.epsilon, dtype),
+        # An embedding's IndexedSlices gradient becomes dense, as TF1's Adam
+        # also decays every row's moments.
+        grad=tf.convert_to_tensor(tf.cast(gradient, dtype)))
