@@ -146,8 +146,9 @@ def define_flags() -> None:
       "seed": "Seed for initialisation and every random draw.",
       "deterministic": "Enable TF op determinism: bit-identical reruns.",
       "jit_compile": "XLA-compile the training steps (slower on CPU).",
-      "oracle_params": "Oracle pickle (target_params_py3.pkl); empty: a seeded "
-                       "random N(0,1) oracle.",
+      "oracle_params": "Oracle pickle. Empty: the paper's oracle, read from "
+                       "--data_dir/synthetic/ or downloaded (sha256-checked); "
+                       "'random': a seeded N(0,1) oracle of the given shape.",
       "train_file": "Token-id file, one sequence per line; empty: sample "
                     "--num_train sequences from the oracle.",
       "rollout_update_rate": "r in beta <- r*beta + (1-r)*theta after each G "

@@ -1,15 +1,73 @@
-"""Token-id files and the tf.data pipelines that feed G and D."""
+"""Corpus files (local or fetched), token-id files, and the tf.data pipelines."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 
 class DataError(ValueError):
   """An input file is missing or malformed; the message says how to fix it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteFile:
+  """A public file: where it sits under --data_dir, its URL and its sha256."""
+  relative_path: str
+  url: str
+  sha256: str
+
+
+# The authors' oracle parameters (LantaoYu/SeqGAN master e2b52fb, save/).
+PAPER_ORACLE = RemoteFile(
+    "synthetic/target_params_py3.pkl",
+    "https://raw.githubusercontent.com/LantaoYu/SeqGAN/"
+    "e2b52fb6309851b14765290e8a972ccac09f1bec/save/target_params_py3.pkl",
+    "5ac794a695dd6e0eb2bb689f3dfda55e4e0053e8c0399e6242630a95f1e60e8a")
+
+
+def sha256_of(path: str) -> str:
+  digest = hashlib.sha256()
+  with tf.io.gfile.GFile(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def locate(remote: RemoteFile, data_dir: str) -> str:
+  """The local path of `remote`: from --data_dir, else downloaded and cached.
+
+  Either way the file's sha256 is checked.
+
+  Raises:
+    DataError: a local copy with another checksum, or no local copy and the
+      download failed (offline machines: pass --data_dir).
+  """
+  if data_dir:
+    local = os.path.join(data_dir, remote.relative_path)
+    if tf.io.gfile.exists(local):
+      actual = sha256_of(local)
+      if actual != remote.sha256:
+        raise DataError(f"{local} has sha256 {actual}, expected "
+                        f"{remote.sha256}: it is not the published file. "
+                        "Replace it, or point --data_dir elsewhere.")
+      return local
+  try:
+    return keras.utils.get_file(
+        fname=os.path.basename(remote.relative_path), origin=remote.url,
+        file_hash=remote.sha256, hash_algorithm="sha256",
+        cache_subdir=os.path.join("seqgan_tf",
+                                  os.path.dirname(remote.relative_path)))
+  except Exception as e:  # network errors come in many types
+    where = f"not under --data_dir={data_dir}" if data_dir else "no --data_dir"
+    raise DataError(f"{remote.relative_path}: {where}, and downloading "
+                    f"{remote.url} failed ({e}). On an offline machine pass "
+                    "--data_dir=DIR holding it (e.g. ../shared/data).") from e
 
 
 def read_token_file(path: str, vocab_size: int, seq_length: int) -> np.ndarray:
@@ -80,8 +138,3 @@ def dis_dataset(real: tf.Tensor, fake: tf.Tensor, batch_size: int,
           .shuffle(tokens.shape[0], seed=seed, reshuffle_each_iteration=False)
           .batch(batch_size, drop_remainder=True)
           .prefetch(tf.data.AUTOTUNE))
-
-
-def shared_file(data_dir: str, *parts: str) -> str:
-  """A path inside --data_dir (e.g. ../shared/data/synthetic/...)."""
-  return os.path.join(data_dir, *parts)

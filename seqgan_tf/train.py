@@ -45,6 +45,16 @@ def int_seed(config: Config, *path: int) -> int:
              % (2**31 - 1))
 
 
+def policy_gradient_loss(log_probs: tf.Tensor, reward: tf.Tensor) -> tf.Tensor:
+  """-sum_{b,t} log G(y_t | y_<t) * Q_t: a sum, no baseline (authors' code).
+
+  Args:
+    log_probs: [batch, T] log-probabilities of the sampled tokens.
+    reward: [batch, T] Q values; treated as constants.
+  """
+  return -tf.reduce_sum(log_probs * tf.stop_gradient(reward))
+
+
 def make_optimizer(learning_rate: float, clipnorm: float | None,
                    name: str) -> keras.optimizers.Adam:
   # TF1's Adam epsilon (1e-8), as the authors trained with.
@@ -157,7 +167,7 @@ class SeqGAN(tf.Module):
                              config.rollout_num, sampler.fold_seed(seed, 1))
     variables = self.generator.trainable_variables
     with tf.GradientTape() as tape:
-      loss = -tf.reduce_sum(self.generator.log_probs(tokens) * reward)
+      loss = policy_gradient_loss(self.generator.log_probs(tokens), reward)
     grads = tape.gradient(loss, variables)
     self.pg_optimizer.apply(grads, variables)
     self.update_rollout_policy()
@@ -205,12 +215,15 @@ def load_real_data(config: Config, oracle: Generator | None,
 
 
 def build_oracle(config: Config) -> Generator:
-  if config.oracle_params:
-    params = oracle_lib.load_params(config.oracle_params, config.vocab_size,
-                                    config.gen_emb_dim, config.gen_hidden_dim)
-  else:
+  """The paper's oracle (default), a random one, or one from a given file."""
+  if config.oracle_params == "random":
     params = oracle_lib.random_params(config.vocab_size, config.gen_emb_dim,
                                       config.gen_hidden_dim, config.seed + 17)
+  else:
+    path = config.oracle_params or input_pipeline.locate(
+        input_pipeline.PAPER_ORACLE, config.data_dir)
+    params = oracle_lib.load_params(path, config.vocab_size,
+                                    config.gen_emb_dim, config.gen_hidden_dim)
   return oracle_lib.build_oracle(params, config.seq_length, config.start_token)
 
 
@@ -287,6 +300,10 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
     except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
       raise ConfigError(f"checkpoint {manager.latest_checkpoint} does not fit "
                         f"this configuration ({e}). Use a new --workdir.") from e
+    # Keras keeps learning rates in (checkpointed) variables: the flags win.
+    model.mle_optimizer.learning_rate = config.gen_learning_rate
+    model.pg_optimizer.learning_rate = config.gen_learning_rate
+    model.dis_optimizer.learning_rate = config.dis_learning_rate
     logging.info("Resumed from %s: %d MLE epochs, %d D pre-training steps, "
                  "%d adversarial iterations done.", manager.latest_checkpoint,
                  int(model.mle_epochs_done), int(model.dis_pretrain_steps_done),

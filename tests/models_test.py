@@ -1,0 +1,97 @@
+"""Generator and discriminator against hand-derived references."""
+
+import numpy as np
+import tensorflow as tf
+
+from conftest import numpy_oracle_log_probs
+from seqgan_tf import config as config_lib
+from seqgan_tf.models import Discriminator, Generator
+
+
+def generator_params_by_name(gen: Generator) -> dict:
+  """The generator's weights in the oracle pickle's naming (gates i, f, c, o)."""
+  kernel, recurrent, bias = [w.numpy() for w in gen.cell.weights]
+  out = {"emb": gen.embedding.embeddings.numpy(),
+         "Wo": gen.output_layer.kernel.numpy(),
+         "bo": gen.output_layer.bias.numpy()}
+  for k, gate in enumerate(("i", "f", "c", "og")):
+    cols = slice(k * gen.hidden_dim, (k + 1) * gen.hidden_dim)
+    out[f"W{gate}"], out[f"U{gate}"], out[f"b{gate}"] = (
+        kernel[:, cols], recurrent[:, cols], bias[cols])
+  return out
+
+
+class GeneratorTest(tf.test.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.gen = Generator(vocab_size=13, emb_dim=4, hidden_dim=6, seq_length=5,
+                         start_token=2, init_stddev=0.5, seed=1)
+
+  def test_log_probs_equal_numpy_lstm(self):
+    tokens = np.random.default_rng(1).integers(0, 13, [4, 5])
+    expected = numpy_oracle_log_probs(generator_params_by_name(self.gen),
+                                      tokens, start_token=2)
+    self.assertAllClose(self.gen.log_probs(tf.constant(tokens, tf.int32)),
+                        expected, atol=1e-5)
+
+  def test_log_probs_chunking_does_not_change_values(self):
+    # Batch 300 puts one timestep per logits chunk; batch 3 puts all in one.
+    tokens = np.random.default_rng(2).integers(0, 13, [300, 5])
+    many = self.gen.log_probs(tf.constant(tokens, tf.int32))
+    few = self.gen.log_probs(tf.constant(tokens[:3], tf.int32))
+    self.assertAllClose(many[:3], few, atol=1e-6)
+
+  def test_initialisation_is_normal_with_given_stddev(self):
+    gen = Generator(64, 32, 32, 5, init_stddev=0.1, seed=0)
+    for w in gen.weights:
+      self.assertNear(float(np.std(w.numpy())), 0.1, 0.02)
+      self.assertNear(float(np.mean(w.numpy())), 0.0, 0.02)
+
+
+class DiscriminatorTest(tf.test.TestCase):
+
+  def test_parameter_count_equals_paper_architecture(self):
+    vocab, emb = 5000, 64
+    widths = config_lib.PAPER_FILTER_SIZES
+    counts = config_lib.PAPER_NUM_FILTERS
+    dis = Discriminator(vocab, emb, widths, counts)
+    features = sum(counts)  # 1,720
+    expected = (vocab * emb                                    # embedding
+                + sum(w * emb * n + n for w, n in zip(widths, counts))  # convs
+                + 2 * (features * features + features)         # highway
+                + features * 2 + 2)                            # output layer
+    self.assertEqual(features, 1720)
+    self.assertEqual(dis.count_params(), expected)
+    self.assertEqual(expected, 7_045_402)
+
+  def test_dropout_only_when_training_and_keyed_by_seed(self):
+    dis = Discriminator(20, 8, [1, 2], [5, 5], dropout_keep=0.5, seed=0)
+    tokens = tf.constant(np.random.default_rng(0).integers(0, 20, [6, 4]),
+                         tf.int32)
+    self.assertAllEqual(dis(tokens), dis(tokens))
+    a = dis(tokens, training=True, dropout_seed=[1, 2])
+    self.assertAllEqual(a, dis(tokens, training=True, dropout_seed=[1, 2]))
+    self.assertNotAllClose(a, dis(tokens, training=True, dropout_seed=[1, 3]))
+    self.assertNotAllClose(a, dis(tokens))
+
+  def test_prob_real_is_softmax_of_second_logit(self):
+    dis = Discriminator(20, 8, [1, 3], [4, 4], seed=0)
+    tokens = tf.constant([[1, 2, 3, 4], [5, 6, 7, 8]], tf.int32)
+    logits = dis(tokens).numpy()
+    expected = 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1]))
+    self.assertAllClose(dis.prob_real(tokens), expected, atol=1e-6)
+
+  def test_l2_is_authors_lambda_times_half_sum_of_squares(self):
+    dis = Discriminator(20, 8, [1], [3], l2=0.2, seed=0)
+    w, b = [v.numpy() for v in dis.output_layer.weights]
+    self.assertNear(float(dis.l2_loss()),
+                    0.2 * 0.5 * (np.sum(w**2) + np.sum(b**2)), 1e-6)
+
+  def test_max_over_time_makes_it_length_independent_in_shape(self):
+    dis = Discriminator(20, 8, [1, 2], [3, 3], seed=0)
+    self.assertEqual(dis(tf.zeros([2, 7], tf.int32)).shape, (2, 2))
+
+
+if __name__ == "__main__":
+  tf.test.main()

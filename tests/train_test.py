@@ -1,0 +1,130 @@
+"""Training pieces: the roll-out policy update, the policy gradient, D's step."""
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from seqgan_tf import config as config_lib
+from seqgan_tf import input_pipeline, train
+from seqgan_tf.models import Generator
+
+TINY = config_lib.replace(
+    config_lib.Config(), vocab_size=12, seq_length=5, gen_emb_dim=4,
+    gen_hidden_dim=4, dis_emb_dim=4, dis_filter_sizes=(1, 2),
+    dis_num_filters=(3, 3), batch_size=4, num_train=8, num_negatives=8,
+    rollout_num=2)
+
+
+class RolloutPolicyTest(tf.test.TestCase):
+
+  def test_update_is_exponential_moving_average(self):
+    model = train.SeqGAN(config_lib.replace(TINY, rollout_update_rate=0.8))
+    beta0 = [w.numpy() for w in model.rollout_policy.weights]
+    theta = [w.numpy() for w in model.generator.weights]
+    model.update_rollout_policy()
+    for b0, th, b1 in zip(beta0, theta, model.rollout_policy.weights):
+      self.assertAllClose(b1, 0.8 * b0 + 0.2 * th, atol=1e-6)
+    self.assertNotAllClose(beta0[0], theta[0])  # the test is not vacuous
+
+  def test_rate_zero_copies_and_rate_one_freezes(self):
+    model = train.SeqGAN(TINY)
+    frozen = [w.numpy() for w in model.rollout_policy.weights]
+    model.update_rollout_policy(rate=1.0)
+    for a, b in zip(frozen, model.rollout_policy.weights):
+      self.assertAllEqual(a, b)
+    model.update_rollout_policy(rate=0.0)
+    for a, b in zip(model.generator.weights, model.rollout_policy.weights):
+      self.assertAllEqual(a, b)
+
+
+class PolicyGradientTest(tf.test.TestCase):
+
+  def test_loss_is_negative_reward_weighted_sum(self):
+    log_probs = tf.constant([[-1.0, -2.0], [-0.5, -3.0]])
+    reward = tf.constant([[0.5, 1.0], [0.0, 0.25]])
+    self.assertNear(float(train.policy_gradient_loss(log_probs, reward)),
+                    0.5 * 1 + 1.0 * 2 + 0.0 + 0.25 * 3, 1e-6)
+
+  def test_step_raises_log_prob_of_rewarded_token(self):
+    gen = Generator(8, 4, 4, seq_length=3, seed=0, init_stddev=0.5)
+    tokens = tf.constant([[1, 2, 3], [4, 5, 6]])
+    reward = tf.constant([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])  # only y=2 at t=2
+    before = gen.log_probs(tokens).numpy()
+    with tf.GradientTape() as tape:
+      loss = train.policy_gradient_loss(gen.log_probs(tokens), reward)
+    grads = tape.gradient(loss, gen.trainable_variables)
+    for var, grad in zip(gen.trainable_variables, grads):
+      var.assign_sub(0.1 * tf.convert_to_tensor(grad))
+    after = gen.log_probs(tokens).numpy()
+    self.assertGreater(after[0, 1], before[0, 1])
+
+  def test_zero_reward_gives_zero_gradient(self):
+    gen = Generator(8, 4, 4, seq_length=3, seed=0)
+    tokens = tf.constant([[1, 2, 3]])
+    with tf.GradientTape() as tape:
+      loss = train.policy_gradient_loss(gen.log_probs(tokens),
+                                        tf.zeros([1, 3]))
+    for grad in tape.gradient(loss, gen.trainable_variables):
+      self.assertAllClose(tf.convert_to_tensor(grad),
+                          tf.zeros(grad.shape), atol=0)
+
+
+class AdversarialStepTest(tf.test.TestCase):
+
+  def test_generator_step_updates_theta_and_moves_beta(self):
+    model = train.SeqGAN(config_lib.replace(TINY, rollout_update_rate=0.5))
+    model.update_rollout_policy(rate=0.0)
+    theta0 = [w.numpy() for w in model.generator.weights]
+    out = model.adversarial_generator_step(tf.constant([1, 2]))
+    self.assertAllInRange(out["reward_mean"], 0.0, 1.0)
+    theta1 = [w.numpy() for w in model.generator.weights]
+    self.assertNotAllClose(theta0[0], theta1[0])
+    # beta = 0.5 * theta0 + 0.5 * theta1 after one step from beta = theta0.
+    for b, t0, t1 in zip(model.rollout_policy.weights, theta0, theta1):
+      self.assertAllClose(b, 0.5 * t0 + 0.5 * t1, atol=1e-6)
+
+  def test_discriminator_learns_to_separate(self):
+    config = config_lib.replace(TINY, dis_learning_rate=0.01)
+    model = train.SeqGAN(config)
+    real = tf.fill([64, 5], 1)                     # all 1s
+    fake = tf.fill([64, 5], 2)                     # all 2s
+    for epoch in range(5):
+      model.read_trackers("dis_loss", "dis_acc_real", "dis_acc_fake")
+      model.dis_epoch(input_pipeline.dis_dataset(real, fake, 16, epoch),
+                      tf.constant([0, epoch]))
+    metrics = model.read_trackers("dis_loss", "dis_acc_real", "dis_acc_fake")
+    self.assertGreater(metrics["dis_acc_real"], 0.9)
+    self.assertGreater(metrics["dis_acc_fake"], 0.9)
+    self.assertGreater(float(model.discriminator.prob_real(real[:1])[0]), 0.5)
+    self.assertLess(float(model.discriminator.prob_real(fake[:1])[0]), 0.5)
+
+
+class WorkdirTest(tf.test.TestCase):
+
+  def test_other_config_in_workdir_is_refused(self):
+    workdir = self.create_tempdir().full_path
+    train.check_workdir(TINY, workdir)
+    train.check_workdir(config_lib.replace(TINY, adv_iterations=7), workdir)
+    with self.assertRaisesRegex(config_lib.ConfigError,
+                                "vocab_size: workdir has 12, flags give 13"):
+      train.check_workdir(config_lib.replace(TINY, vocab_size=13), workdir)
+    with open(f"{workdir}/config.json") as f:
+      self.assertEqual(json.load(f)["vocab_size"], 12)  # not overwritten
+
+
+class ConfigTest(tf.test.TestCase):
+
+  def test_invalid_values_name_the_flag(self):
+    for change, flag in [({"rollout_update_rate": 1.5}, "rollout_update_rate"),
+                         ({"dis_filter_sizes": (1, 9)}, "dis_filter_sizes"),
+                         ({"dis_num_filters": (3,)}, "dis_filter_sizes"),
+                         ({"start_token": 12}, "start_token"),
+                         ({"batch_size": 0}, "batch_size"),
+                         ({"gen_learning_rate": -1.0}, "gen_learning_rate")]:
+      with self.assertRaisesRegex(config_lib.ConfigError, f"--{flag}="):
+        config_lib.replace(TINY, **change)
+
+
+if __name__ == "__main__":
+  tf.test.main()
