@@ -25,6 +25,6 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu=={TF_VERSION}"],
         "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
-        "test": ["pytest>=8", "absl-py"],
+        "test": ["pytest>=8", "nltk>=3.8"],  # nltk: BLEU reference in tests
     },
 )

@@ -13,12 +13,28 @@ from typing import Any
 
 from absl import flags
 
-TASKS = ("synthetic",)
+TASKS = ("synthetic", "obama", "poems", "coco", "nottingham", "text")
 MODES = ("train",)
 
 # The paper's discriminator for length-20 sequences (authors' code).
 PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
 PAPER_NUM_FILTERS = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+_SHORT_COUNTS = PAPER_NUM_FILTERS[:10]   # widths 1..10
+_LONG_COUNT = 160
+
+
+def paper_kernels(seq_length: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+  """D's (widths, counts) for any length, by the paper's pattern.
+
+  Widths 1..min(10, T) with the paper's counts, then ceil(T/2), ceil(3T/4)
+  and T (those above 10) with 160 filters each. This gives the paper's set
+  exactly for T = 20 (..., 15, 20) and T = 32 (..., 16, 24, 32).
+  """
+  short = tuple(range(1, min(10, seq_length) + 1))
+  long = sorted({w for w in (-(-seq_length // 2), -(-3 * seq_length // 4),
+                             seq_length) if w > 10})
+  return (short + tuple(long),
+          _SHORT_COUNTS[:len(short)] + (_LONG_COUNT,) * len(long))
 
 
 class ConfigError(ValueError):
@@ -36,8 +52,13 @@ class Config:
   jit_compile: bool = False
 
   # Data. Synthetic: the oracle and the real set it generates (or a given file).
+  # Real text: a corpus (--task) or a user's files (--task=text).
   oracle_params: str = ""
   train_file: str = ""
+  test_file: str = ""
+  tfds_dir: str = ""
+  text_level: str = ""
+  text_unit: str = "line"
   num_train: int = 9984
   vocab_size: int = 5000
   seq_length: int = 20
@@ -52,8 +73,8 @@ class Config:
 
   # Discriminator.
   dis_emb_dim: int = 64
-  dis_filter_sizes: tuple[int, ...] = PAPER_FILTER_SIZES
-  dis_num_filters: tuple[int, ...] = PAPER_NUM_FILTERS
+  dis_filter_sizes: tuple[int, ...] = ()    # empty: paper_kernels(length)
+  dis_num_filters: tuple[int, ...] = ()
   dis_dropout_keep: float = 0.75
   dis_l2: float = 0.2
   dis_learning_rate: float = 1e-4
@@ -75,19 +96,29 @@ class Config:
   nll_samples: int = 9984
   final_nll_samples: int = 100000
   num_text_samples: int = 8
+  bleu_ngrams: tuple[int, ...] = (2, 3, 4, 5)
+  eval_samples: int = 1000
+  self_bleu_samples: int = 500
   checkpoint_every: int = 5
   keep_checkpoints: int = 3
 
+  def dis_kernels(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """D's (widths, counts): the flags, or the paper's for this length."""
+    if self.dis_filter_sizes:
+      return self.dis_filter_sizes, self.dis_num_filters
+    return paper_kernels(self.seq_length)
+
   @property
-  def dis_num_features(self) -> int:
-    return sum(self.dis_num_filters)
+  def text_level_or_default(self) -> str:
+    return self.text_level or {"poems": "char",
+                               "nottingham": "space"}.get(self.task, "word")
 
   def model_fingerprint(self) -> dict[str, Any]:
     """The fields a checkpoint's shapes and meaning depend on."""
     keys = ("task", "vocab_size", "seq_length", "start_token", "gen_emb_dim",
             "gen_hidden_dim", "dis_emb_dim", "dis_filter_sizes",
             "dis_num_filters", "batch_size", "seed", "oracle_params",
-            "train_file", "num_train")
+            "train_file", "test_file", "num_train", "text_level", "text_unit")
     d = dataclasses.asdict(self)
     return {k: list(d[k]) if isinstance(d[k], tuple) else d[k] for k in keys}
 
@@ -103,6 +134,8 @@ def validate(config: Config) -> Config:
       raise ConfigError(f"--{flag}={getattr(config, flag)!r}: {what}")
 
   need(config.task in TASKS, "task", f"must be one of {', '.join(TASKS)}")
+  need(config.vocab_size > 4 or config.task == "synthetic", "vocab_size",
+       "must leave room beyond the 4 reserved ids")
   for name in ("vocab_size", "seq_length", "gen_emb_dim", "gen_hidden_dim",
                "dis_emb_dim", "batch_size", "num_train", "num_negatives",
                "rollout_num", "nll_samples", "final_nll_samples",
@@ -128,13 +161,23 @@ def validate(config: Config) -> Config:
     need(getattr(config, name) > 0, name,
          "must be positive")
   need(config.dis_l2 >= 0, "dis_l2", "must be zero or more")
-  need(len(config.dis_filter_sizes) == len(config.dis_num_filters)
-       and len(config.dis_filter_sizes) > 0, "dis_filter_sizes",
-       "needs one --dis_num_filters entry per width")
+  need(len(config.dis_filter_sizes) == len(config.dis_num_filters),
+       "dis_filter_sizes", "needs one --dis_num_filters entry per width "
+       "(leave both empty for the paper's set for --seq_length)")
   need(all(0 < w <= config.seq_length for w in config.dis_filter_sizes),
        "dis_filter_sizes", "every width must be in [1, --seq_length]")
   need(all(n > 0 for n in config.dis_num_filters), "dis_num_filters",
        "every count must be positive")
+  need(config.text_level in ("", "word", "char", "space"), "text_level",
+       "must be word, char or space (empty: the task's default)")
+  need(config.text_unit in ("line", "paragraph"), "text_unit",
+       "must be line or paragraph")
+  need(config.task != "text" or bool(config.train_file), "train_file",
+       "--task=text needs --train_file=YOUR_FILE.txt")
+  need(bool(config.bleu_ngrams) and all(1 <= n <= 5 for n in config.bleu_ngrams),
+       "bleu_ngrams", "must list n-gram orders in 1..5")
+  need(config.eval_samples > 0, "eval_samples", "must be positive")
+  need(config.self_bleu_samples >= 2, "self_bleu_samples", "must be at least 2")
   return config
 
 
@@ -149,8 +192,18 @@ def define_flags() -> None:
       "oracle_params": "Oracle pickle. Empty: the paper's oracle, read from "
                        "--data_dir/synthetic/ or downloaded (sha256-checked); "
                        "'random': a seeded N(0,1) oracle of the given shape.",
-      "train_file": "Token-id file, one sequence per line; empty: sample "
-                    "--num_train sequences from the oracle.",
+      "train_file": "synthetic: token-id file, one sequence per line (empty: "
+                    "sample --num_train from the oracle); text: a UTF-8 file.",
+      "test_file": "text: held-out UTF-8 file (empty: every 10th unit).",
+      "tfds_dir": "Where TFDS prepares corpora (empty: ~/tensorflow_datasets).",
+      "text_level": "Tokens: word, char or space (empty: task default).",
+      "text_unit": "text: one sequence per line or per paragraph.",
+      "vocab_size": "synthetic: the oracle's vocabulary; text: the cap, "
+                    "4 reserved ids included (rarer tokens become <unk>).",
+      "dis_filter_sizes": "D's widths (empty: the paper's set for the length).",
+      "bleu_ngrams": "BLEU/Self-BLEU orders to report.",
+      "eval_samples": "Samples scored by BLEU at each evaluation.",
+      "self_bleu_samples": "Samples used for Self-BLEU.",
       "rollout_update_rate": "r in beta <- r*beta + (1-r)*theta after each G "
                              "step (the authors' code left this a no-op).",
       "eval_every": "Evaluate NLL-oracle every this many epochs/iterations.",

@@ -211,3 +211,23 @@ class Discriminator(keras.Model):
     """The authors' l2_reg_lambda * tf.nn.l2_loss on the output layer."""
     return self.l2 * 0.5 * tf.add_n(
         [tf.reduce_sum(tf.square(v)) for v in self.output_layer.trainable_variables])
+
+
+def chunked_log_probs(generator: Generator, tokens: tf.Tensor,
+                      chunk_rows: int = LOGIT_ROWS) -> tf.Tensor:
+  """`generator.log_probs` over many sequences, `chunk_rows` at a time.
+
+  Args:
+    tokens: [n, T] int32.
+
+  Returns:
+    [n, T] log-probabilities.
+  """
+  n, length = tokens.shape
+  chunk = min(chunk_rows, n)
+  padded = -(-n // chunk) * chunk
+  blocks = tf.reshape(tf.pad(tokens, [[0, padded - n], [0, 0]]),
+                      [-1, chunk, length])
+  out = tf.map_fn(generator.log_probs, blocks,
+                  fn_output_signature=tf.float32, parallel_iterations=2)
+  return tf.reshape(out, [-1, length])[:n]

@@ -12,7 +12,7 @@ import pickle
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf.models import LOGIT_ROWS, Generator
+from seqgan_tf.models import Generator, chunked_log_probs
 
 # The pickle's order (authors' target_lstm.py).
 PARAM_NAMES = ("emb", "Wi", "Ui", "bi", "Wf", "Uf", "bf", "Wog", "Uog", "bog",
@@ -90,22 +90,9 @@ def build_oracle(params: dict[str, np.ndarray], seq_length: int,
   return oracle
 
 
-def nll(oracle: Generator, sequences: tf.Tensor,
-        chunk_rows: int = LOGIT_ROWS) -> tf.Tensor:
-  """Per-sequence mean NLL under the oracle, scored in cache-sized chunks.
+def nll(oracle: Generator, sequences: tf.Tensor) -> tf.Tensor:
+  """Per-sequence mean NLL under the oracle: [n, T] -> [n].
 
-  Args:
-    sequences: [n, T] int32 token ids.
-
-  Returns:
-    [n] per-sequence mean NLL; the NLL-oracle is its mean.
+  NLL-oracle is its mean over sequences sampled from G.
   """
-  n, length = sequences.shape
-  chunk = min(chunk_rows, n)
-  padded = -(-n // chunk) * chunk
-  blocks = tf.reshape(tf.pad(sequences, [[0, padded - n], [0, 0]]),
-                      [-1, chunk, length])
-  per_seq = tf.map_fn(lambda b: -tf.reduce_mean(oracle.log_probs(b), axis=1),
-                      blocks, fn_output_signature=tf.float32,
-                      parallel_iterations=2)
-  return tf.reshape(per_seq, [-1])[:n]
+  return -tf.reduce_mean(chunked_log_probs(oracle, sequences), axis=1)

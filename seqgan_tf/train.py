@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import input_pipeline, oracle as oracle_lib, rollout, sampler
+from seqgan_tf import input_pipeline, rollout, sampler, tasks
 from seqgan_tf.config import Config, ConfigError
 from seqgan_tf.models import Discriminator, Generator
 from seqgan_tf.optim import FusedAdam
@@ -31,7 +31,7 @@ class TrainingDivergedError(RuntimeError):
 
 
 # Phase ids, used in seeds and in the checkpoint's progress counters.
-MLE, DIS_PRETRAIN, ADVERSARIAL, EVAL, DATA = 1, 2, 3, 4, 5
+MLE, DIS_PRETRAIN, ADVERSARIAL, EVAL = 1, 2, 3, 4  # tasks.py uses 5
 
 
 def stateless_seed(config: Config, *path: int) -> tf.Tensor:
@@ -67,21 +67,23 @@ class SeqGAN(tf.Module):
 
   Args:
     config: a validated Config.
-    oracle: the synthetic task's oracle Generator, or None.
+    vocab_size: the task's vocabulary (default: --vocab_size).
+    start_token: the id G reads first (default: --start_token).
   """
 
-  def __init__(self, config: Config, oracle: Generator | None = None):
+  def __init__(self, config: Config, vocab_size: int | None = None,
+               start_token: int | None = None):
     super().__init__(name="seqgan")
     self.config = config
-    self.oracle = oracle
-    gen_args = (config.vocab_size, config.gen_emb_dim, config.gen_hidden_dim,
-                config.seq_length, config.start_token, config.gen_init_stddev)
+    vocab_size = vocab_size or config.vocab_size
+    start_token = config.start_token if start_token is None else start_token
+    gen_args = (vocab_size, config.gen_emb_dim, config.gen_hidden_dim,
+                config.seq_length, start_token, config.gen_init_stddev)
     self.generator = Generator(*gen_args, seed=config.seed, name="generator")
     self.rollout_policy = Generator(*gen_args, name="rollout_policy")
     self.discriminator = Discriminator(
-        config.vocab_size, config.dis_emb_dim, config.dis_filter_sizes,
-        config.dis_num_filters, config.dis_dropout_keep, config.dis_l2,
-        seed=config.seed + 1000)
+        vocab_size, config.dis_emb_dim, *config.dis_kernels(),
+        config.dis_dropout_keep, config.dis_l2, seed=config.seed + 1000)
     # Separate Adam states for MLE and the policy gradient (authors' code).
     self.mle_optimizer = make_optimizer(config.gen_learning_rate,
                                         config.gen_grad_clip, "mle_adam")
@@ -182,13 +184,6 @@ class SeqGAN(tf.Module):
                            self.generator.weights):
       beta.assign(rate * beta + (1.0 - rate) * theta)
 
-  # ---------------------------------------------------------------- eval
-  @tf.function
-  def nll_oracle(self, num_samples: int, seed: tf.Tensor) -> tf.Tensor:
-    """Per-sequence oracle NLL of `num_samples` fresh samples of G: [n]."""
-    samples = sampler.sample_many(self.generator, num_samples, seed)
-    return oracle_lib.nll(self.oracle, samples)
-
   def read_trackers(self, *names: str) -> Metrics:
     out = {name: float(self.trackers[name].result()) for name in names}
     for name in names:
@@ -197,36 +192,6 @@ class SeqGAN(tf.Module):
 
 
 # -------------------------------------------------------------------- driver
-def load_real_data(config: Config, oracle: Generator | None,
-                   workdir: str) -> np.ndarray:
-  """The real set: --train_file, or --num_train oracle samples (saved)."""
-  if config.train_file:
-    return input_pipeline.read_token_file(config.train_file, config.vocab_size,
-                                          config.seq_length)
-  path = os.path.join(workdir, "real_data.txt")
-  if tf.io.gfile.exists(path):  # written by an earlier start of this run
-    return input_pipeline.read_token_file(path, config.vocab_size,
-                                          config.seq_length)
-  seed = stateless_seed(config, DATA)
-  real = tf.function(sampler.sample_many)(oracle, config.num_train,
-                                          seed).numpy()
-  input_pipeline.write_token_file(path, real)
-  return real
-
-
-def build_oracle(config: Config) -> Generator:
-  """The paper's oracle (default), a random one, or one from a given file."""
-  if config.oracle_params == "random":
-    params = oracle_lib.random_params(config.vocab_size, config.gen_emb_dim,
-                                      config.gen_hidden_dim, config.seed + 17)
-  else:
-    path = config.oracle_params or input_pipeline.locate(
-        input_pipeline.PAPER_ORACLE, config.data_dir)
-    params = oracle_lib.load_params(path, config.vocab_size,
-                                    config.gen_emb_dim, config.gen_hidden_dim)
-  return oracle_lib.build_oracle(params, config.seq_length, config.start_token)
-
-
 def check_workdir(config: Config, workdir: str) -> None:
   """Refuses a workdir that holds a run of another model configuration."""
   tf.io.gfile.makedirs(workdir)
@@ -281,9 +246,9 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   keras.utils.set_random_seed(config.seed)
   check_workdir(config, workdir)
 
-  oracle = build_oracle(config)
-  real = tf.constant(load_real_data(config, oracle, workdir))
-  model = SeqGAN(config, oracle)
+  task = tasks.build(config, workdir)
+  real = tf.constant(task.real)
+  model = SeqGAN(config, task.vocab_size, task.start_token)
   checkpoint = tf.train.Checkpoint(
       generator=model.generator, rollout_policy=model.rollout_policy,
       discriminator=model.discriminator, mle_optimizer=model.mle_optimizer,
@@ -309,24 +274,27 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
                  int(model.mle_epochs_done), int(model.dis_pretrain_steps_done),
                  int(model.adv_iterations_done))
   writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
-  curve_path = os.path.join(workdir, "nll_oracle.csv")
+  metrics_path = os.path.join(workdir, "eval_metrics.jsonl")
 
-  def evaluate(global_step: int, phase: str, num: int | None = None) -> float:
-    num = num or config.nll_samples
+  def evaluate(global_step: int, phase: str, final: bool = False) -> Metrics:
+    """Task metrics of G, to TensorBoard, eval_metrics.jsonl and the log."""
     t0 = time.perf_counter()
-    nll = float(tf.reduce_mean(model.nll_oracle(
-        num, stateless_seed(config, EVAL, global_step))))
-    text = model.sample(max(config.num_text_samples, 1),
-                        stateless_seed(config, EVAL, global_step, 1))
+    metrics, texts = task.evaluate(
+        model.generator, stateless_seed(config, EVAL, global_step, int(final)),
+        final)
     with writer.as_default(step=global_step):
-      tf.summary.scalar("nll_oracle", nll)
-      tf.summary.text("samples", tf.strings.reduce_join(
-          tf.strings.as_string(text), separator=" ", axis=-1))
-    with tf.io.gfile.GFile(curve_path, "a") as f:
-      f.write(f"{global_step},{phase},{nll:.5f}\n")
-    logging.info("[%s] global step %d: NLL-oracle %.4f (%d samples, %.1f s)",
-                 phase, global_step, nll, num, time.perf_counter() - t0)
-    return nll
+      for name, value in metrics.items():
+        tf.summary.scalar(("final/" if final else "") + name, value)
+      tf.summary.text("samples", tf.constant(texts))
+    with tf.io.gfile.GFile(metrics_path, "a") as f:
+      f.write(json.dumps({"global_step": global_step, "phase": phase,
+                          "final": final, **metrics}) + "\n")
+    logging.info("[%s] global step %d: %s (%.1f s)", phase, global_step,
+                 " ".join(f"{k}={v:.4f}" for k, v in metrics.items()),
+                 time.perf_counter() - t0)
+    for text in texts[:3]:
+      logging.info("  sample: %s", text)
+    return metrics
 
   def write_scalars(step: int, prefix: str, metrics: Metrics) -> None:
     with writer.as_default(step=step):
@@ -337,8 +305,15 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
     """Fresh negatives, then --dis_epochs epochs over real + fake."""
     fake = model.sample(config.num_negatives,
                         stateless_seed(config, *step_seed, 0))
+    # Equal classes, as the authors train D: a fresh subset of the real set
+    # when it is larger than the negatives (real text corpora).
+    positives = real
+    if real.shape[0] > config.num_negatives:
+      rng = np.random.default_rng(int_seed(config, *step_seed, 2))
+      positives = tf.gather(real, rng.choice(real.shape[0],
+                                             config.num_negatives, False))
     for epoch in range(config.dis_epochs):
-      ds = input_pipeline.dis_dataset(real, fake, config.batch_size,
+      ds = input_pipeline.dis_dataset(positives, fake, config.batch_size,
                                       int_seed(config, *step_seed, epoch))
       model.dis_epoch(ds, stateless_seed(config, *step_seed, 1, epoch))
     return model.read_trackers("dis_loss", "dis_acc_real", "dis_acc_fake")
@@ -400,25 +375,14 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
     if (it + 1) % config.checkpoint_every == 0 or last:
       manager.save()
 
-  # ---- Final figure, on --final_nll_samples samples (paper: 100,000).
+  # ---- Final figures (synthetic: NLL-oracle on --final_nll_samples).
   final_step = mle_end + config.adv_iterations
-  per_seq = model.nll_oracle(config.final_nll_samples,
-                             stateless_seed(config, EVAL, final_step, 2))
-  results = {
-      "nll_oracle": float(tf.reduce_mean(per_seq)),
-      "nll_oracle_stderr": float(tf.math.reduce_std(per_seq)
-                                 / math.sqrt(config.final_nll_samples)),
-      "final_nll_samples": config.final_nll_samples,
-      "global_step": final_step,
-  }
-  with writer.as_default(step=final_step):
-    tf.summary.scalar("nll_oracle_final", results["nll_oracle"])
+  results = evaluate(final_step, "final", final=True)
+  results["global_step"] = final_step
   writer.flush()
-  with tf.io.gfile.GFile(os.path.join(workdir, "results.json.tmp"), "w") as f:
+  tmp = os.path.join(workdir, "results.json.tmp")
+  with tf.io.gfile.GFile(tmp, "w") as f:
     json.dump(results, f, indent=2)
-  tf.io.gfile.rename(os.path.join(workdir, "results.json.tmp"),
-                     os.path.join(workdir, "results.json"), overwrite=True)
-  logging.info("Done: NLL-oracle %.4f +- %.4f on %d samples.",
-               results["nll_oracle"], results["nll_oracle_stderr"],
-               config.final_nll_samples)
+  tf.io.gfile.rename(tmp, os.path.join(workdir, "results.json"), overwrite=True)
+  logging.info("Done: %s", json.dumps(results))
   return results

@@ -115,6 +115,17 @@ class WorkdirTest(tf.test.TestCase):
 
 class ConfigTest(tf.test.TestCase):
 
+  def test_derived_kernels_are_the_papers_at_20_and_32(self):
+    self.assertEqual(config_lib.paper_kernels(20),
+                     (config_lib.PAPER_FILTER_SIZES,
+                      config_lib.PAPER_NUM_FILTERS))
+    # SEQGAN_FACTS.md: the paper's set for length 32.
+    self.assertEqual(config_lib.paper_kernels(32), (
+        (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 24, 32),
+        (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160, 160)))
+    self.assertEqual(config_lib.paper_kernels(6),
+                     ((1, 2, 3, 4, 5, 6), (100, 200, 200, 200, 200, 100)))
+
   def test_invalid_values_name_the_flag(self):
     for change, flag in [({"rollout_update_rate": 1.5}, "rollout_update_rate"),
                          ({"dis_filter_sizes": (1, 9)}, "dis_filter_sizes"),

@@ -1,0 +1,189 @@
+"""What differs between experiments: real data, vocabulary, evaluation.
+
+The trainer is shared; a task hands it the real sequences, the vocabulary size
+and start token, and an `evaluate` that returns scalar metrics and decoded
+samples. `synthetic` measures NLL-oracle; the text tasks measure BLEU against
+the whole test set, Self-BLEU, NLL-test, and (nottingham) a pitch MSE.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Protocol
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from seqgan_tf import (bleu, corpora, input_pipeline, oracle as oracle_lib,
+                       sampler, tokenizer)
+from seqgan_tf.config import Config, ConfigError
+from seqgan_tf.models import Generator, chunked_log_probs
+
+Metrics = dict[str, float]
+DATA_PHASE = 5  # seed path of the oracle's training set (train.py uses 1-4)
+
+
+class Task(Protocol):
+  vocab_size: int
+  start_token: int
+  real: np.ndarray                      # [n, T] int32
+
+  def evaluate(self, generator: Generator, seed: tf.Tensor,
+               final: bool) -> tuple[Metrics, list[str]]:
+    """Scalar metrics of G, and a few decoded samples."""
+
+
+def build(config: Config, workdir: str) -> Task:
+  if config.task == "synthetic":
+    return SyntheticTask(config, workdir)
+  return TextTask(config, workdir)
+
+
+class SyntheticTask:
+  """The oracle experiment: real data are oracle samples; NLL-oracle."""
+
+  def __init__(self, config: Config, workdir: str):
+    self.config = config
+    self.vocab_size = config.vocab_size
+    self.start_token = config.start_token
+    self.oracle = build_oracle(config)
+    self.real = self._real_data(workdir)
+    self._nll = tf.function(lambda generator, num, seed: oracle_lib.nll(
+        self.oracle, sampler.sample_many(generator, num, seed)))
+
+  def _real_data(self, workdir: str) -> np.ndarray:
+    """--train_file, or --num_train oracle samples (saved in the workdir)."""
+    config = self.config
+    if config.train_file:
+      return input_pipeline.read_token_file(
+          config.train_file, config.vocab_size, config.seq_length)
+    path = os.path.join(workdir, "real_data.txt")
+    if tf.io.gfile.exists(path):           # written by an earlier start
+      return input_pipeline.read_token_file(path, config.vocab_size,
+                                            config.seq_length)
+    seed = sampler.fold_seed(tf.constant([config.seed, 0]), DATA_PHASE)
+    real = tf.function(sampler.sample_many)(self.oracle, config.num_train,
+                                            seed).numpy()
+    input_pipeline.write_token_file(path, real)
+    return real
+
+  def evaluate(self, generator, seed, final):
+    num = self.config.final_nll_samples if final else self.config.nll_samples
+    per_seq = self._nll(generator, num, seed)
+    metrics = {"nll_oracle": float(tf.reduce_mean(per_seq))}
+    if final:
+      metrics["nll_oracle_stderr"] = float(tf.math.reduce_std(per_seq)
+                                           / math.sqrt(num))
+    samples = sampler.sample(generator, self.config.num_text_samples,
+                             sampler.fold_seed(seed, 1))
+    return metrics, [" ".join(map(str, row)) for row in samples.numpy()]
+
+
+def build_oracle(config: Config) -> Generator:
+  """The paper's oracle (default), a random one, or one from a given file."""
+  if config.oracle_params == "random":
+    params = oracle_lib.random_params(config.vocab_size, config.gen_emb_dim,
+                                      config.gen_hidden_dim, config.seed + 17)
+  else:
+    path = config.oracle_params or input_pipeline.locate(
+        input_pipeline.PAPER_ORACLE, config.data_dir)
+    params = oracle_lib.load_params(path, config.vocab_size,
+                                    config.gen_emb_dim, config.gen_hidden_dim)
+  return oracle_lib.build_oracle(params, config.seq_length, config.start_token)
+
+
+class TextTask:
+  """A real corpus: tokenised, with its vocabulary saved in the workdir."""
+
+  def __init__(self, config: Config, workdir: str):
+    self.config = config
+    train_texts, test_texts = corpora.load_texts(
+        config.task, config.data_dir, config.tfds_dir, config.train_file,
+        config.test_file, config.text_unit)
+    self.vocab = self._vocabulary(train_texts, workdir)
+    self.vocab_size = len(self.vocab)
+    self.start_token = tokenizer.START_ID
+    self.real = self._encode(train_texts, "train")
+    self.test = self._encode(test_texts, "test")
+    references = [self.vocab.strip(row) for row in self.test]
+    self.bleu = bleu.Bleu(references, max_n=max(config.bleu_ngrams))
+    self._sample = tf.function(sampler.sample_many)
+    self._log_probs = tf.function(chunked_log_probs)
+
+  def _vocabulary(self, train_texts: list[str],
+                  workdir: str) -> tokenizer.Vocabulary:
+    """Built from the training split; must equal the one a run started with."""
+    vocab = tokenizer.Vocabulary.build(
+        train_texts, self.config.text_level_or_default, self.config.vocab_size)
+    path = os.path.join(workdir, "vocab.txt")
+    if tf.io.gfile.exists(path):
+      saved = tokenizer.Vocabulary.load(path)
+      if saved != vocab:
+        raise ConfigError(
+            f"{path} does not match the vocabulary of this corpus and flags "
+            f"(saved: {len(saved)} {saved.level} tokens, now: {len(vocab)} "
+            f"{vocab.level} tokens); the checkpoint was trained with it. Use "
+            "the original corpus and flags, or a new --workdir.")
+    else:
+      vocab.save(path)
+    return vocab
+
+  def _encode(self, texts: list[str], split: str) -> np.ndarray:
+    stats = tokenizer.EncodeStats()
+    ids = self.vocab.encode(texts, self.config.seq_length, stats)
+    logging.info(
+        "%s %s: %d sequences, %d tokens, unknown rate %.2f%%, %d (%.1f%%) cut "
+        "to --seq_length=%d; vocabulary %d (cap --vocab_size=%d).",
+        self.config.task, split, stats.sequences, stats.tokens,
+        100 * stats.unknown_rate, stats.cut,
+        100 * stats.cut / max(stats.sequences, 1), self.config.seq_length,
+        len(self.vocab), self.config.vocab_size)
+    return ids
+
+  def evaluate(self, generator, seed, final):
+    del final  # the same protocol at every evaluation
+    config = self.config
+    samples = self._sample(generator, config.eval_samples, seed).numpy()
+    hyps = [self.vocab.strip(row) for row in samples]
+    metrics = {f"bleu{n}": self.bleu.mean(hyps, n) for n in config.bleu_ngrams}
+    diverse = hyps[:config.self_bleu_samples]
+    for n in config.bleu_ngrams:
+      metrics[f"self_bleu{n}"] = bleu.self_bleu(diverse, n)
+    metrics["nll_test"] = self.nll_test(generator)
+    if config.task == "nottingham":
+      metrics["pitch_mse"] = pitch_mse(self.vocab, samples, self.test)
+    texts = [self.vocab.decode(row) for row in samples[:config.num_text_samples]]
+    return metrics, texts
+
+  def nll_test(self, generator: Generator) -> float:
+    """G's mean per-token NLL on the test set, over tokens up to </s>."""
+    log_probs = self._log_probs(generator, tf.constant(self.test)).numpy()
+    return float(-log_probs[tokenizer.through_end(self.test)].mean())
+
+
+def pitch_mse(vocab: tokenizer.Vocabulary, samples: np.ndarray,
+              test: np.ndarray) -> float:
+  """Nearest-neighbour pitch MSE (semitones^2) of melodies against the test set.
+
+  Each sequence becomes one MIDI pitch per step: "p60" -> 60, and a rest (or
+  any non-pitch token) holds the previous pitch (the first sounding one at the
+  start). The score is the mean over generated melodies of the smallest
+  per-step mean squared difference to any test melody.
+  """
+  def pitches(rows):
+    out = np.zeros(rows.shape, np.float64)
+    for r, row in enumerate(rows):
+      values = [int(vocab.tokens[i][1:]) if vocab.tokens[i][:1] == "p"
+                and vocab.tokens[i][1:].isdigit() else None for i in row]
+      first = next((v for v in values if v is not None), 0)
+      last = first
+      for t, v in enumerate(values):
+        last = v if v is not None else last
+        out[r, t] = last
+    return out
+  gen, ref = pitches(samples), pitches(test)
+  squared = ((gen ** 2).sum(1)[:, None] + (ref ** 2).sum(1)[None, :]
+             - 2.0 * gen @ ref.T) / gen.shape[1]
+  return float(np.maximum(squared.min(axis=1), 0.0).mean())

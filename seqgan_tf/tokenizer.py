@@ -1,0 +1,140 @@
+"""Word- or character-level vocabulary with reserved ids, saved with the model.
+
+Every sequence is `tokens + </s>`, padded with <pad> (or cut) to the fixed
+length the GAN works with; generated text stops at the first </s>.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import re
+from typing import Iterable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+PAD, START, END, UNK = "<pad>", "<s>", "</s>", "<unk>"
+RESERVED = (PAD, START, END, UNK)            # ids 0, 1, 2, 3
+PAD_ID, START_ID, END_ID, UNK_ID = range(4)
+
+# Words, numbers with inner punctuation (1,000 / 9.5), and single punctuation
+# marks: "don't stop." -> ["don't", "stop", "."].
+_WORD_RE = re.compile(r"\w+(?:[-'.,]\w+)*|[^\w\s]", re.UNICODE)
+
+
+class VocabularyError(ValueError):
+  """A vocabulary file is missing, malformed, or does not fit the run."""
+
+
+def split(text: str, level: str) -> list[str]:
+  """Text -> tokens. level: 'word' (lower-cased words and punctuation),
+  'char' (every non-space character) or 'space' (pre-tokenised text)."""
+  if level == "word":
+    return _WORD_RE.findall(text.lower())
+  if level == "char":
+    return [c for c in text if not c.isspace()]
+  if level == "space":
+    return text.split()
+  raise ValueError(f"unknown tokenisation level {level!r}")
+
+
+@dataclasses.dataclass
+class EncodeStats:
+  sequences: int = 0
+  tokens: int = 0
+  unknown: int = 0
+  cut: int = 0                      # sequences longer than the length
+
+  @property
+  def unknown_rate(self) -> float:
+    return self.unknown / max(self.tokens, 1)
+
+
+def through_end(ids: np.ndarray) -> np.ndarray:
+  """[n, T] bool: the positions up to and including each row's first </s>
+  (the whole row when it has none, i.e. it was cut)."""
+  is_end = ids == END_ID
+  return np.cumsum(is_end, axis=1) - is_end == 0
+
+
+class Vocabulary:
+  """Token <-> id. Ids 0-3 are <pad>, <s>, </s>, <unk>."""
+
+  def __init__(self, tokens: Sequence[str], level: str):
+    if tuple(tokens[:4]) != RESERVED:
+      raise VocabularyError(f"a vocabulary starts with {RESERVED}")
+    if len(set(tokens)) != len(tokens):
+      raise VocabularyError("a vocabulary lists each token once")
+    self.tokens = list(tokens)
+    self.level = level
+    self.ids = {t: i for i, t in enumerate(self.tokens)}
+
+  def __len__(self) -> int:
+    return len(self.tokens)
+
+  def __eq__(self, other) -> bool:
+    return (isinstance(other, Vocabulary) and self.tokens == other.tokens
+            and self.level == other.level)
+
+  @classmethod
+  def build(cls, texts: Iterable[str], level: str,
+            max_size: int) -> "Vocabulary":
+    """The `max_size - 4` most frequent tokens (ties: alphabetical)."""
+    counts = collections.Counter(t for text in texts for t in split(text, level))
+    for token in RESERVED:
+      counts.pop(token, None)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return cls(list(RESERVED) + [t for t, _ in ranked[:max_size - 4]], level)
+
+  def encode(self, texts: Iterable[str], length: int,
+             stats: EncodeStats | None = None) -> np.ndarray:
+    """Texts -> [n, length] int32: ids, </s>, then <pad>; longer ones cut."""
+    stats = stats if stats is not None else EncodeStats()
+    rows = []
+    for text in texts:
+      ids = [self.ids.get(t, UNK_ID) for t in split(text, self.level)]
+      stats.sequences += 1
+      stats.tokens += len(ids)
+      stats.unknown += ids.count(UNK_ID)
+      if len(ids) + 1 > length:
+        stats.cut += 1
+        ids = ids[:length - 1]
+      ids.append(END_ID)
+      rows.append(ids + [PAD_ID] * (length - len(ids)))
+    return np.asarray(rows, np.int32).reshape(-1, length)
+
+  def strip(self, ids: Sequence[int]) -> list[int]:
+    """The ids before the first </s>, without <pad>/<s> (what BLEU scores)."""
+    out = []
+    for i in map(int, ids):
+      if i == END_ID:
+        break
+      if i not in (PAD_ID, START_ID):
+        out.append(i)
+    return out
+
+  def decode(self, ids: Sequence[int]) -> str:
+    """Ids -> text, stopping at the first </s>."""
+    words = [self.tokens[i] if i < len(self.tokens) else UNK
+             for i in self.strip(ids)]
+    return ("" if self.level == "char" else " ").join(words)
+
+  def save(self, path: str) -> None:
+    """One token per line after a `#level=...` header; written atomically."""
+    tmp = path + ".tmp"
+    with tf.io.gfile.GFile(tmp, "w") as f:
+      f.write(f"#level={self.level}\n")
+      f.write("".join(t + "\n" for t in self.tokens))
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+
+  @classmethod
+  def load(cls, path: str) -> "Vocabulary":
+    if not tf.io.gfile.exists(path):
+      raise VocabularyError(f"vocabulary file {path} does not exist")
+    with tf.io.gfile.GFile(path) as f:
+      lines = f.read().split("\n")
+    if not lines or not lines[0].startswith("#level="):
+      raise VocabularyError(f"{path} is not a vocabulary file (no #level= "
+                            "header)")
+    return cls([t for t in lines[1:] if t], lines[0][len("#level="):])

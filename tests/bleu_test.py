@@ -1,0 +1,69 @@
+"""BLEU and Self-BLEU equal nltk's sentence_bleu on small random cases."""
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+from seqgan_tf import bleu
+
+
+def random_corpus(rng, count, vocab=6, lengths=(0, 9)):
+  return [list(rng.integers(0, vocab, rng.integers(*lengths)))
+          for _ in range(count)]
+
+
+def nltk_bleu(references, hyp, n):
+  return sentence_bleu(references, hyp, weights=(1.0 / n,) * n,
+                       smoothing_function=SmoothingFunction().method1)
+
+
+class BleuTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters(2, 3, 4, 5)
+  def test_equals_nltk_against_whole_reference_set(self, n):
+    rng = np.random.default_rng(n)
+    for trial in range(20):
+      references = random_corpus(rng, int(rng.integers(1, 12)),
+                                 lengths=(1, 9))
+      scorer = bleu.Bleu(references, max_n=5)
+      for hyp in random_corpus(rng, 10):
+        self.assertAllClose(scorer.sentence(hyp, n),
+                            nltk_bleu(references, hyp, n), atol=1e-12,
+                            msg=f"trial {trial} refs {references} hyp {hyp}")
+
+  def test_identical_sentence_scores_one_and_disjoint_scores_zero(self):
+    scorer = bleu.Bleu([[1, 2, 3, 4, 5]])
+    self.assertAllClose(scorer.sentence([1, 2, 3, 4, 5], 4), 1.0)
+    self.assertEqual(scorer.sentence([7, 8, 9], 4), 0.0)
+    self.assertEqual(scorer.sentence([], 2), 0.0)
+
+  def test_mean_averages_sentences(self):
+    scorer = bleu.Bleu([[1, 2, 3], [3, 4, 5, 6]])
+    hyps = [[1, 2, 3], [4, 5, 9]]
+    self.assertAllClose(scorer.mean(hyps, 2),
+                        (scorer.sentence(hyps[0], 2)
+                         + scorer.sentence(hyps[1], 2)) / 2)
+
+
+class SelfBleuTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.parameters(2, 3, 4)
+  def test_equals_nltk_leave_one_out(self, n):
+    rng = np.random.default_rng(10 + n)
+    for _ in range(15):
+      # Few distinct tokens and lengths: ties in counts and lengths happen.
+      samples = random_corpus(rng, int(rng.integers(2, 9)), vocab=4,
+                              lengths=(1, 6))
+      expected = np.mean([
+          nltk_bleu(samples[:i] + samples[i + 1:], samples[i], n)
+          for i in range(len(samples))])
+      self.assertAllClose(bleu.self_bleu(samples, n), expected, atol=1e-12,
+                          msg=str(samples))
+
+  def test_identical_samples_have_self_bleu_one(self):
+    self.assertAllClose(bleu.self_bleu([[1, 2, 3, 4]] * 3, 4), 1.0)
+
+
+if __name__ == "__main__":
+  tf.test.main()
