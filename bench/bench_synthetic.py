@@ -62,7 +62,7 @@ def flop_counts(c: config_lib.Config) -> dict[str, float]:
 def matmul_rate() -> float:
   """Best float32 FLOP/s of square matmuls (1024..4096) through TensorFlow."""
   import tensorflow as tf
-  mm = tf.function(lambda x: tf.reduce_sum(tf.matmul(x, x)))
+  mm = tf.function(lambda x: tf.reduce_sum(tf.matmul(x, x)), autograph=False)
   best = 0.0
   for n in (1024, 2048, 4096):
     a = tf.random.normal([n, n])
@@ -92,7 +92,7 @@ def main(argv):
   batch = fake[:config.batch_size]
   reward_fn = tf.function(lambda seq, seed: rollout.rewards(
       model.rollout_policy, model.discriminator.prob_real, seq,
-      config.rollout_num, seed))
+      config.rollout_num, seed), autograph=False)
 
   def adversarial_iteration(seed):
     model.adversarial_generator_step(seed)

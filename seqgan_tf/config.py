@@ -14,7 +14,7 @@ from typing import Any
 from absl import flags
 
 TASKS = ("synthetic", "obama", "poems", "coco", "nottingham", "text")
-MODES = ("train",)
+MODES = ("train", "export", "sample")
 
 # The paper's discriminator for length-20 sequences (authors' code).
 PAPER_FILTER_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
@@ -101,12 +101,17 @@ class Config:
   self_bleu_samples: int = 500
   checkpoint_every: int = 5
   keep_checkpoints: int = 3
+  model_name: str = ""          # export name; empty: seqgan_<task>
 
   def dis_kernels(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """D's (widths, counts): the flags, or the paper's for this length."""
     if self.dis_filter_sizes:
       return self.dis_filter_sizes, self.dis_num_filters
     return paper_kernels(self.seq_length)
+
+  @property
+  def export_name(self) -> str:
+    return self.model_name or f"seqgan_{self.task}"
 
   @property
   def text_level_or_default(self) -> str:
@@ -124,6 +129,13 @@ class Config:
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> "Config":
+    """The inverse of `to_json` (lists back to tuples)."""
+    values = json.loads(text)
+    return validate(cls(**{k: tuple(v) if isinstance(v, list) else v
+                           for k, v in values.items()}))
 
 
 def validate(config: Config) -> Config:
@@ -227,7 +239,14 @@ def define_flags() -> None:
       flags.DEFINE_string(name, default, doc)
   flags.DEFINE_string("workdir", None, "Run folder: checkpoints, TensorBoard, "
                       "samples. Re-running with it resumes.")
-  flags.DEFINE_enum("mode", "train", MODES, "What to do.")
+  flags.DEFINE_enum("mode", "train", MODES, "train (then export), export "
+                    "(the workdir's latest checkpoint), or sample (from a "
+                    "SavedModel only).")
+  flags.DEFINE_string("export_dir", None, "sample: WORKDIR/export/<model> or "
+                      "one of its version folders.")
+  flags.DEFINE_integer("num_samples", 5, "sample: how many texts.")
+  flags.DEFINE_float("temperature", 1.0, "sample: softmax temperature.")
+  flags.DEFINE_string("prefix", "", "sample: text to continue.")
 
 
 def config_from_flags(values: flags.FlagValues) -> Config:

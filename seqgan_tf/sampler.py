@@ -27,7 +27,8 @@ def fold_seed(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:
   return seed
 
 
-def draw_categorical(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def draw_categorical(logits: tf.Tensor, seed: tf.Tensor,
+                     uniforms: tf.Tensor | None = None) -> tf.Tensor:
   """One exact draw per row from softmax(logits).
 
   Inverse CDF in two levels: pick a block of the vocabulary by the blocks'
@@ -36,7 +37,8 @@ def draw_categorical(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
   Args:
     logits: [rows, vocab] float32.
-    seed: [2] int stateless seed.
+    seed: [2] int stateless seed (ignored when `uniforms` is given).
+    uniforms: optional [rows, 2] U[0, 1) numbers to draw with.
 
   Returns:
     [rows] int32 token ids.
@@ -47,7 +49,7 @@ def draw_categorical(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
   probs = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))
   probs = tf.reshape(probs, [rows, num_blocks, block])
   block_cdf = tf.cumsum(tf.reduce_sum(probs, axis=-1), axis=-1)
-  u = tf.random.stateless_uniform([rows, 2], seed)
+  u = tf.random.stateless_uniform([rows, 2], seed) if uniforms is None else uniforms
   # The first block whose cumulative mass exceeds u * total.
   chosen = tf.reduce_sum(
       tf.cast(block_cdf <= u[:, :1] * block_cdf[:, -1:], tf.int32), axis=-1)
@@ -71,27 +73,78 @@ def draw_next(generator: Generator, h: tf.Tensor, seed: tf.Tensor,
   return draw_categorical(generator.output_layer(h) / temperature, seed)
 
 
+def generate(generator: Generator, batch_size, uniforms_at,
+             temperature: float | tf.Tensor = 1.0,
+             prefix: tf.Tensor | None = None,
+             prefix_length: tf.Tensor | None = None) -> tf.Tensor:
+  """The generation loop that sampling, completion and serving share.
+
+  Args:
+    generator: the policy.
+    batch_size: rows (int or scalar tensor).
+    uniforms_at: t -> [batch, 2] U[0, 1) numbers for the draw at step t.
+    temperature: scalar, or [batch, 1] per row.
+    prefix: optional [batch, T] ids forced while t < prefix_length.
+    prefix_length: [batch] int32.
+
+  Returns:
+    [batch, T] int32 token ids.
+  """
+  state = generator.initial_state(batch_size)
+  tokens = tf.fill([batch_size], tf.cast(generator.start_token, tf.int32))
+  out = []
+  for t in range(generator.seq_length):  # static T: an unrolled graph
+    state = generator.advance(tokens, state)
+    logits = generator.output_layer(state[0]) / temperature
+    tokens = draw_categorical(logits, None, uniforms=uniforms_at(t))
+    if prefix is not None:
+      tokens = tf.where(t < prefix_length, prefix[:, t], tokens)
+    out.append(tokens)
+  return tf.stack(out, axis=1)
+
+
 def sample(generator: Generator, batch_size: int, seed: tf.Tensor,
            temperature: float | tf.Tensor = 1.0) -> tf.Tensor:
-  """Samples whole sequences from the start token.
+  """Samples whole sequences from the start token, one seed for the batch.
 
   Args:
     generator: the policy to sample from.
-    batch_size: rows (a Python int: the loop is unrolled over a static T).
+    batch_size: rows.
     seed: [2] int stateless seed.
     temperature: logits are divided by it (1.0 samples the model itself).
 
   Returns:
     [batch_size, seq_length] int32 token ids.
   """
-  state = generator.initial_state(batch_size)
-  tokens = tf.fill([batch_size], tf.cast(generator.start_token, tf.int32))
-  out = []
-  for t in range(generator.seq_length):
-    state = generator.advance(tokens, state)
-    tokens = draw_next(generator, state[0], fold_seed(seed, t), temperature)
-    out.append(tokens)
-  return tf.stack(out, axis=1)
+  return generate(generator, batch_size, lambda t: tf.random.stateless_uniform(
+      [batch_size, 2], fold_seed(seed, t)), temperature)
+
+
+def row_uniforms(row_seeds: tf.Tensor, t: int) -> tf.Tensor:
+  """[batch] int64 seeds -> [batch, 2] uniforms for step t, one stream a row,
+  so a row's tokens do not depend on what else is in its batch."""
+  return tf.map_fn(
+      lambda s: tf.random.stateless_uniform([2], tf.stack([s, t])),
+      tf.cast(row_seeds, tf.int64), fn_output_signature=tf.float32)
+
+
+def sample_rows(generator: Generator, row_seeds: tf.Tensor,
+                temperature: tf.Tensor, prefix: tf.Tensor | None = None,
+                prefix_length: tf.Tensor | None = None) -> tf.Tensor:
+  """Serving's sampler: per-row seeds and temperatures, optional prefixes.
+
+  Args:
+    row_seeds: [batch] int64.
+    temperature: [batch] float32.
+    prefix, prefix_length: as in `generate`.
+
+  Returns:
+    [batch, T] int32.
+  """
+  return generate(generator, tf.shape(row_seeds)[0],
+                  lambda t: row_uniforms(row_seeds, t),
+                  tf.cast(temperature, tf.float32)[:, None], prefix,
+                  prefix_length)
 
 
 def sample_many(generator: Generator, num_samples: int, seed: tf.Tensor,

@@ -51,7 +51,8 @@ class SyntheticTask:
     self.oracle = build_oracle(config)
     self.real = self._real_data(workdir)
     self._nll = tf.function(lambda generator, num, seed: oracle_lib.nll(
-        self.oracle, sampler.sample_many(generator, num, seed)))
+        self.oracle, sampler.sample_many(generator, num, seed)),
+        autograph=False)
 
   def _real_data(self, workdir: str) -> np.ndarray:
     """--train_file, or --num_train oracle samples (saved in the workdir)."""
@@ -64,8 +65,8 @@ class SyntheticTask:
       return input_pipeline.read_token_file(path, config.vocab_size,
                                             config.seq_length)
     seed = sampler.fold_seed(tf.constant([config.seed, 0]), DATA_PHASE)
-    real = tf.function(sampler.sample_many)(self.oracle, config.num_train,
-                                            seed).numpy()
+    real = tf.function(sampler.sample_many, autograph=False)(
+        self.oracle, config.num_train, seed).numpy()
     input_pipeline.write_token_file(path, real)
     return real
 
@@ -109,8 +110,8 @@ class TextTask:
     self.test = self._encode(test_texts, "test")
     references = [self.vocab.strip(row) for row in self.test]
     self.bleu = bleu.Bleu(references, max_n=max(config.bleu_ngrams))
-    self._sample = tf.function(sampler.sample_many)
-    self._log_probs = tf.function(chunked_log_probs)
+    self._sample = tf.function(sampler.sample_many, autograph=False)
+    self._log_probs = tf.function(chunked_log_probs, autograph=False)
 
   def _vocabulary(self, train_texts: list[str],
                   workdir: str) -> tokenizer.Vocabulary:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import re
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -18,25 +17,47 @@ PAD, START, END, UNK = "<pad>", "<s>", "</s>", "<unk>"
 RESERVED = (PAD, START, END, UNK)            # ids 0, 1, 2, 3
 PAD_ID, START_ID, END_ID, UNK_ID = range(4)
 
-# Words, numbers with inner punctuation (1,000 / 9.5), and single punctuation
-# marks: "don't stop." -> ["don't", "stop", "."].
-_WORD_RE = re.compile(r"\w+(?:[-'.,]\w+)*|[^\w\s]", re.UNICODE)
+# Word level: lower-case, then every punctuation mark or symbol except the
+# apostrophe becomes a token of its own ("don't stop." -> don't stop .).
+# RE2's \pL/\pN keep accented and non-Latin letters inside words.
+_PUNCTUATION = r"([^\pL\pN\s'])"
 
 
 class VocabularyError(ValueError):
   """A vocabulary file is missing, malformed, or does not fit the run."""
 
 
-def split(text: str, level: str) -> list[str]:
-  """Text -> tokens. level: 'word' (lower-cased words and punctuation),
-  'char' (every non-space character) or 'space' (pre-tokenised text)."""
+def split_tf(texts: tf.Tensor, level: str) -> tf.RaggedTensor:
+  """[batch] strings -> [batch, (tokens)] strings, in TensorFlow ops.
+
+  The one tokeniser: training calls it eagerly, the exported SavedModel
+  carries it in its graph, so serving splits text exactly as training did.
+  level: 'word', 'char' (every non-space character) or 'space'
+  (pre-tokenised text).
+  """
   if level == "word":
-    return _WORD_RE.findall(text.lower())
+    texts = tf.strings.regex_replace(
+        tf.strings.lower(texts, encoding="utf-8"), _PUNCTUATION, r" \1 ")
+    return tf.strings.split(texts)
   if level == "char":
-    return [c for c in text if not c.isspace()]
+    chars = tf.strings.unicode_split(texts, "UTF-8")
+    return tf.ragged.boolean_mask(
+        chars, tf.strings.regex_full_match(chars, r"\S"))
   if level == "space":
-    return text.split()
+    return tf.strings.split(texts)
   raise ValueError(f"unknown tokenisation level {level!r}")
+
+
+def split_many(texts: Sequence[str], level: str) -> list[list[str]]:
+  """Python lists through `split_tf` (batched: fast on a whole corpus)."""
+  if not texts:
+    return []
+  ragged = split_tf(tf.constant(list(texts)), level)
+  return [[t.decode("utf-8") for t in row] for row in ragged.to_list()]
+
+
+def split(text: str, level: str) -> list[str]:
+  return split_many([text], level)[0]
 
 
 @dataclasses.dataclass
@@ -81,7 +102,8 @@ class Vocabulary:
   def build(cls, texts: Iterable[str], level: str,
             max_size: int) -> "Vocabulary":
     """The `max_size - 4` most frequent tokens (ties: alphabetical)."""
-    counts = collections.Counter(t for text in texts for t in split(text, level))
+    counts = collections.Counter(
+        t for tokens in split_many(list(texts), level) for t in tokens)
     for token in RESERVED:
       counts.pop(token, None)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -92,8 +114,8 @@ class Vocabulary:
     """Texts -> [n, length] int32: ids, </s>, then <pad>; longer ones cut."""
     stats = stats if stats is not None else EncodeStats()
     rows = []
-    for text in texts:
-      ids = [self.ids.get(t, UNK_ID) for t in split(text, self.level)]
+    for tokens in split_many(list(texts), self.level):
+      ids = [self.ids.get(t, UNK_ID) for t in tokens]
       stats.sequences += 1
       stats.tokens += len(ids)
       stats.unknown += ids.count(UNK_ID)

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import input_pipeline, rollout, sampler, tasks
+from seqgan_tf import export, input_pipeline, rollout, sampler, tasks, tokenizer
 from seqgan_tf.config import Config, ConfigError
 from seqgan_tf.models import Discriminator, Generator
 from seqgan_tf.optim import FusedAdam
@@ -102,9 +102,16 @@ class SeqGAN(tf.Module):
     self.trackers = {name: keras.metrics.Mean(name) for name in (
         "mle_loss", "dis_loss", "dis_acc_real", "dis_acc_fake")}
 
+    # No AutoGraph anywhere: every loop over tensors is a static Python range,
+    # and epochs are driven from Python, one compiled step per batch (~0.3 ms
+    # a call). AutoGraph's conversion of nested bound-method tf.functions
+    # failed at random in long runs here ("missing 1 required positional
+    # argument") and is not needed.
     jit = config.jit_compile
-    self._mle_step = tf.function(self._mle_step_impl, jit_compile=jit)
-    self._dis_step = tf.function(self._dis_step_impl, jit_compile=jit)
+    self._mle_step = tf.function(self._mle_step_impl, jit_compile=jit,
+                                 autograph=False)
+    self._dis_step = tf.function(self._dis_step_impl, jit_compile=jit,
+                                 autograph=False)
 
   # ---------------------------------------------------------------- G, MLE
   def _mle_step_impl(self, tokens: tf.Tensor) -> tf.Tensor:
@@ -113,48 +120,50 @@ class SeqGAN(tf.Module):
     with tf.GradientTape() as tape:
       loss = -tf.reduce_mean(self.generator.log_probs(tokens))
     self.mle_optimizer.apply(tape.gradient(loss, variables), variables)
+    self.trackers["mle_loss"].update_state(loss)
     return loss
 
-  @tf.function
   def mle_epoch(self, dataset: tf.data.Dataset) -> None:
     """One pass over real [batch, T] batches; updates the `mle_loss` tracker."""
     for tokens in dataset:
-      self.trackers["mle_loss"].update_state(self._mle_step(tokens))
+      self._mle_step(tokens)
 
   # ---------------------------------------------------------------- D
   def _dis_step_impl(self, tokens: tf.Tensor, labels: tf.Tensor,
-                     seed: tf.Tensor) -> dict[str, tf.Tensor]:
-    """One D step on [batch, T] tokens with [batch] labels (1 = real)."""
+                     seed: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+    """One D step on [batch, T] tokens with [batch] labels (1 = real).
+
+    Dropout's seed is fold_seed(seed, step): reproducible and resumable.
+    """
     variables = self.discriminator.trainable_variables
     with tf.GradientTape() as tape:
-      logits = self.discriminator(tokens, training=True, dropout_seed=seed)
+      logits = self.discriminator(tokens, training=True,
+                                  dropout_seed=sampler.fold_seed(seed, step))
       cross_entropy = tf.reduce_mean(
           tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
       loss = cross_entropy + self.discriminator.l2_loss()
     self.dis_optimizer.apply(tape.gradient(loss, variables), variables)
     correct = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels,
                       tf.float32)
-    return {"loss": loss, "correct": correct,
-            "is_real": tf.cast(labels, tf.float32)}
+    is_real = tf.cast(labels, tf.float32)
+    self.trackers["dis_loss"].update_state(loss)
+    self.trackers["dis_acc_real"].update_state(correct, sample_weight=is_real)
+    self.trackers["dis_acc_fake"].update_state(correct,
+                                               sample_weight=1.0 - is_real)
+    return loss
 
-  @tf.function
   def dis_epoch(self, dataset: tf.data.Dataset, seed: tf.Tensor) -> None:
     """One pass over (tokens, labels) batches; updates the dis_* trackers."""
-    for step, (tokens, labels) in dataset.enumerate():
-      out = self._dis_step(tokens, labels, sampler.fold_seed(seed, step))
-      self.trackers["dis_loss"].update_state(out["loss"])
-      self.trackers["dis_acc_real"].update_state(out["correct"],
-                                                 sample_weight=out["is_real"])
-      self.trackers["dis_acc_fake"].update_state(
-          out["correct"], sample_weight=1.0 - out["is_real"])
+    for step, (tokens, labels) in enumerate(dataset):
+      self._dis_step(tokens, labels, seed, tf.constant(step, tf.int32))
 
-  @tf.function
+  @tf.function(autograph=False)
   def sample(self, num_samples: int, seed: tf.Tensor) -> tf.Tensor:
     """[num_samples, T] sequences from G_theta (fresh negatives, evaluation)."""
     return sampler.sample_many(self.generator, num_samples, seed)
 
   # ---------------------------------------------------------------- G, PG
-  @tf.function
+  @tf.function(autograph=False)
   def adversarial_generator_step(self, seed: tf.Tensor) -> dict[str, tf.Tensor]:
     """Sample a batch, reward it by roll-outs, take one policy-gradient step.
 
@@ -192,10 +201,52 @@ class SeqGAN(tf.Module):
 
 
 # -------------------------------------------------------------------- driver
-def check_workdir(config: Config, workdir: str) -> None:
+def serving_module(config: Config, workdir: str,
+                   generator: Generator) -> export.GeneratorServing:
+  """The generator with its task's vocabulary, ready to export."""
+  if config.task == "synthetic":
+    return export.GeneratorServing(
+        generator, [str(i) for i in range(config.vocab_size)], "space",
+        reserved=False)
+  vocab = tokenizer.Vocabulary.load(os.path.join(workdir, "vocab.txt"))
+  return export.GeneratorServing(generator, vocab.tokens, vocab.level,
+                                 reserved=True)
+
+
+def restore_generator(config: Config, workdir: str) -> Generator:
+  """G from the workdir's latest checkpoint (G alone: no optimiser, no D)."""
+  check_workdir(config, workdir, write=False)
+  if config.task == "synthetic":
+    vocab_size, start = config.vocab_size, config.start_token
+  else:
+    vocab_size = len(tokenizer.Vocabulary.load(
+        os.path.join(workdir, "vocab.txt")))
+    start = tokenizer.START_ID
+  generator = Generator(vocab_size, config.gen_emb_dim, config.gen_hidden_dim,
+                        config.seq_length, start, name="generator")
+  latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+  if latest is None:
+    raise ConfigError(f"{workdir} holds no checkpoint; train first.")
+  tf.train.Checkpoint(generator=generator).restore(latest).expect_partial()
+  return generator
+
+
+def export_from_workdir(config: Config, workdir: str) -> str:
+  """Exports the generator of the workdir's latest checkpoint (--mode=export)."""
+  generator = restore_generator(config, workdir)
+  path = export.export(serving_module(config, workdir, generator),
+                       os.path.join(workdir, "export"), config.export_name)
+  logging.info("Exported %s to %s", config.export_name, path)
+  return path
+
+
+def check_workdir(config: Config, workdir: str, write: bool = True) -> None:
   """Refuses a workdir that holds a run of another model configuration."""
-  tf.io.gfile.makedirs(workdir)
   path = os.path.join(workdir, "config.json")
+  if not write and not tf.io.gfile.exists(path):
+    raise ConfigError(f"{workdir} holds no run (no config.json); check "
+                      "--workdir.")
+  tf.io.gfile.makedirs(workdir)
   if tf.io.gfile.exists(path):
     with tf.io.gfile.GFile(path) as f:
       saved = json.load(f)
@@ -384,5 +435,7 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   with tf.io.gfile.GFile(tmp, "w") as f:
     json.dump(results, f, indent=2)
   tf.io.gfile.rename(tmp, os.path.join(workdir, "results.json"), overwrite=True)
-  logging.info("Done: %s", json.dumps(results))
+  path = export.export(serving_module(config, workdir, model.generator),
+                       os.path.join(workdir, "export"), config.export_name)
+  logging.info("Done: %s. Generator exported to %s", json.dumps(results), path)
   return results

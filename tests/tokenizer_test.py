@@ -10,8 +10,9 @@ from seqgan_tf.tokenizer import END_ID, PAD_ID, UNK_ID, Vocabulary
 class TokenizerTest(tf.test.TestCase):
 
   def test_word_split_keeps_punctuation_and_contractions(self):
-    self.assertEqual(tokenizer.split("We can't wait. 1,000 jobs!", "word"),
-                     ["we", "can't", "wait", ".", "1,000", "jobs", "!"])
+    self.assertEqual(tokenizer.split("We can't wait. 1,000 Cafés!", "word"),
+                     ["we", "can't", "wait", ".", "1", ",", "000", "cafés",
+                      "!"])
     self.assertEqual(tokenizer.split("床 前，明", "char"), ["床", "前", "，", "明"])
 
   def test_cap_keeps_most_frequent_and_counts_unknowns(self):

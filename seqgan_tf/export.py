@@ -1,0 +1,204 @@
+"""SavedModel export of the generator, in the layout TF Serving watches.
+
+`WORKDIR/export/<model_name>/<version>/` holds `saved_model.pb` and
+`variables/`. A version is written to a hidden temporary folder and renamed
+into place, so a crash leaves no half-written version and an existing one is
+never replaced. Signatures (all batched on the first dimension):
+
+  serving_default  seed [b] int64, temperature [b] float32
+                   -> tokens [b, T] int32, lengths [b] int32, text [b] string
+  complete         prefix [b] string, seed [b] int64, temperature [b] float32
+                   -> tokens, lengths, text (prefix + continuation), completion
+  score            text [b] string
+                   -> log_prob [b] float32, token_log_probs [b, T] float32,
+                      lengths [b] int32
+
+Text is split by the same TF ops as training (`tokenizer.split_tf`), and the
+vocabulary travels inside the SavedModel as a lookup table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Sequence
+
+import tensorflow as tf
+
+from seqgan_tf import sampler, tokenizer
+from seqgan_tf.models import Generator
+
+SIGNATURES = ("serving_default", "complete", "score")
+
+
+class ExportError(RuntimeError):
+  """The export directory cannot be written or read as a SavedModel."""
+
+
+class GeneratorServing(tf.Module):
+  """The generator with text in and text out.
+
+  Args:
+    generator: a built Generator.
+    tokens: the vocabulary, id -> token.
+    level: how text is split ('word', 'char', 'space').
+    reserved: whether ids 0-3 are <pad>, <s>, </s>, <unk> (text tasks); the
+      synthetic task's vocabulary is bare ids, with no end or unknown token.
+  """
+
+  def __init__(self, generator: Generator, tokens: Sequence[str], level: str,
+               reserved: bool):
+    super().__init__(name="generator_serving")
+    # Track G's underlying tf.Variables, not the Keras model or its
+    # keras.Variable wrappers: saved through those, each variable is stored
+    # twice and the session-based loader (saved_model_cli run, TF Serving)
+    # fails with "Could not find variable lstm/kernel" (keras-team/keras
+    # #19274, #20095; the fix proposed in #23563 unwraps them the same way).
+    self._setattr_tracking = False
+    self.generator = generator
+    self._setattr_tracking = True
+    self.generator_variables = [v.value for v in generator.variables]
+    self.level = level
+    self.reserved = reserved
+    self.length = generator.seq_length
+    self.vocab = tf.constant(list(tokens))
+    self.table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            self.vocab, tf.range(len(tokens), dtype=tf.int32)),
+        default_value=tokenizer.UNK_ID if reserved else -1)
+
+  # ---------------------------------------------------------------- helpers
+  def _keep(self, ids: tf.Tensor) -> tf.Tensor:
+    """[b, T] bool: tokens that are text (before </s>, not padding)."""
+    if not self.reserved:
+      return tf.ones_like(ids, tf.bool)
+    before_end = tf.cumsum(tf.cast(ids == tokenizer.END_ID, tf.int32),
+                           axis=1) == 0
+    return before_end & (ids != tokenizer.PAD_ID) & (ids != tokenizer.START_ID)
+
+  def _decode(self, ids: tf.Tensor) -> dict[str, tf.Tensor]:
+    keep = self._keep(ids)
+    words = tf.ragged.boolean_mask(tf.gather(self.vocab, ids), keep)
+    separator = "" if self.level == "char" else " "
+    return {"tokens": ids,
+            "lengths": tf.reduce_sum(tf.cast(keep, tf.int32), axis=1),
+            "text": tf.strings.reduce_join(words, axis=1,
+                                           separator=separator)}
+
+  def _encode(self, text: tf.Tensor) -> tf.RaggedTensor:
+    ids = self.table.lookup(tokenizer.split_tf(text, self.level))
+    tf.debugging.assert_non_negative(
+        ids.flat_values, message="text holds a token outside the vocabulary "
+        "(this model's vocabulary has no <unk>)")
+    return ids
+
+  def _check_batch(self, seed, temperature):
+    tf.debugging.assert_equal(
+        tf.shape(seed), tf.shape(temperature),
+        message="seed and temperature must have one entry per row (a ragged "
+        "batch was given)")
+    tf.debugging.assert_positive(temperature,
+                                 message="temperature must be positive")
+
+  # ---------------------------------------------------------------- signatures
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.int64, name="seed"),
+      tf.TensorSpec([None], tf.float32, name="temperature")],
+               autograph=False)
+  def sample(self, seed, temperature):
+    """Fresh sequences, one per row: a row's seed fixes its tokens."""
+    self._check_batch(seed, temperature)
+    return self._decode(sampler.sample_rows(self.generator, seed, temperature))
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name="prefix"),
+      tf.TensorSpec([None], tf.int64, name="seed"),
+      tf.TensorSpec([None], tf.float32, name="temperature")],
+               autograph=False)
+  def complete(self, prefix, seed, temperature):
+    """Continues each row's prefix text to the model's length."""
+    self._check_batch(seed, temperature)
+    tf.debugging.assert_equal(tf.shape(prefix), tf.shape(seed), message=(
+        "prefix, seed and temperature must have one entry per row"))
+    ids = self._encode(prefix)
+    length = tf.cast(ids.row_lengths(), tf.int32)
+    tf.debugging.assert_less(
+        length, self.length, message=f"a prefix is too long: this model "
+        f"generates {self.length} tokens, so a prefix has at most "
+        f"{self.length - 1}")
+    padded = ids.to_tensor(default_value=0, shape=[None, self.length])
+    out = self._decode(sampler.sample_rows(self.generator, seed, temperature,
+                                           padded, length))
+    generated = tf.range(self.length)[None] >= length[:, None]
+    words = tf.ragged.boolean_mask(tf.gather(self.vocab, out["tokens"]),
+                                   self._keep(out["tokens"]) & generated)
+    out["completion"] = tf.strings.reduce_join(
+        words, axis=1, separator="" if self.level == "char" else " ")
+    return out
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+               autograph=False)
+  def score(self, text):
+    """log G(text): the sum and the per-token values (text, then </s>)."""
+    ids = self._encode(text)
+    if self.reserved:
+      ends = tf.fill([ids.nrows(), 1], tokenizer.END_ID)
+      ids = tf.concat([ids, tf.RaggedTensor.from_tensor(ends)], axis=1)
+    length = tf.cast(ids.row_lengths(), tf.int32)
+    tf.debugging.assert_less_equal(
+        length, self.length, message=f"a text is too long: this model scores "
+        f"at most {self.length} tokens" + (" including </s>" if self.reserved
+                                            else ""))
+    padded = ids.to_tensor(default_value=0, shape=[None, self.length])
+    mask = tf.sequence_mask(length, self.length, dtype=tf.float32)
+    token_log_probs = self.generator.log_probs(padded) * mask
+    return {"log_prob": tf.reduce_sum(token_log_probs, axis=1),
+            "token_log_probs": token_log_probs, "lengths": length}
+
+
+def next_version(model_dir: str) -> int:
+  if not tf.io.gfile.isdir(model_dir):
+    return 1
+  versions = [int(d.rstrip("/")) for d in tf.io.gfile.listdir(model_dir)
+              if d.rstrip("/").isdigit()]
+  return max(versions, default=0) + 1
+
+
+def export(serving: GeneratorServing, export_base: str,
+           model_name: str) -> str:
+  """Writes a new version; returns its directory.
+
+  The SavedModel goes to `<base>/<name>/.tmp-<version>-<pid>` first and is
+  renamed to `<base>/<name>/<version>` when complete.
+  """
+  model_dir = os.path.join(export_base, model_name)
+  tf.io.gfile.makedirs(model_dir)
+  version = next_version(model_dir)
+  final = os.path.join(model_dir, str(version))
+  tmp = os.path.join(model_dir, f".tmp-{version}-{os.getpid()}")
+  try:
+    tf.saved_model.save(serving, tmp, signatures={
+        "serving_default": serving.sample, "complete": serving.complete,
+        "score": serving.score})
+    if tf.io.gfile.exists(final):
+      raise ExportError(f"{final} appeared while exporting; not replacing it")
+    tf.io.gfile.rename(tmp, final)
+  finally:
+    if tf.io.gfile.exists(tmp):
+      shutil.rmtree(tmp, ignore_errors=True)
+  return final
+
+
+def load(export_dir: str):
+  """A SavedModel from a version folder, or the newest version of a model
+  folder (as TF Serving would pick it)."""
+  if not tf.io.gfile.exists(os.path.join(export_dir, "saved_model.pb")):
+    version = next_version(export_dir) - 1 if tf.io.gfile.isdir(
+        export_dir) else 0
+    if version == 0:
+      raise ExportError(
+          f"{export_dir} is not a SavedModel (no saved_model.pb) and holds no "
+          "numbered versions; point --export_dir at WORKDIR/export/<model> "
+          "or one of its version folders.")
+    export_dir = os.path.join(export_dir, str(version))
+  return tf.saved_model.load(export_dir)
