@@ -125,6 +125,8 @@ class Config:
             "dis_num_filters", "batch_size", "seed", "oracle_params",
             "train_file", "test_file", "num_train", "text_level", "text_unit")
     d = dataclasses.asdict(self)
+    # The kernels D is built with, whether given or derived from the length.
+    d["dis_filter_sizes"], d["dis_num_filters"] = self.dis_kernels()
     return {k: list(d[k]) if isinstance(d[k], tuple) else d[k] for k in keys}
 
   def to_json(self) -> str:

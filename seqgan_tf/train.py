@@ -251,7 +251,10 @@ def check_workdir(config: Config, workdir: str, write: bool = True) -> None:
     with tf.io.gfile.GFile(path) as f:
       saved = json.load(f)
     ours = config.model_fingerprint()
-    diff = {k: (saved.get(k), v) for k, v in ours.items() if saved.get(k) != v}
+    # A field newer than the saved run behaved as its default there.
+    defaults = Config().model_fingerprint()
+    diff = {k: (saved.get(k, defaults[k]), v) for k, v in ours.items()
+            if saved.get(k, defaults[k]) != v}
     if diff:
       lines = ", ".join(f"--{k}: workdir has {a!r}, flags give {b!r}"
                         for k, (a, b) in sorted(diff.items()))
