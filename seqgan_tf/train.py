@@ -227,7 +227,13 @@ def restore_generator(config: Config, workdir: str) -> Generator:
   latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
   if latest is None:
     raise ConfigError(f"{workdir} holds no checkpoint; train first.")
-  tf.train.Checkpoint(generator=generator).restore(latest).expect_partial()
+  status = tf.train.Checkpoint(generator=generator).restore(latest)
+  status.expect_partial()                 # D, G_beta and optimisers stay out
+  try:
+    status.assert_existing_objects_matched()
+  except AssertionError as e:
+    raise ConfigError(f"{latest} does not hold this configuration's "
+                      f"generator ({e}).") from e
   return generator
 
 
