@@ -24,6 +24,8 @@ flags.DEFINE_list("phases", ["mle_epoch", "sample_9984", "dis_epoch",
                              "adversarial_iteration", "nll_oracle_9984"],
                   "Phases to time.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the G and D train steps.")
+flags.DEFINE_bool("tiny", False, "A tiny configuration: checks that the script "
+                  "runs (tests/bench_test.py); its numbers mean nothing.")
 FLAGS = flags.FLAGS
 
 TARGETS_S = {"mle_epoch": 3.0, "sample_9984": 1.5, "dis_epoch": 20.0,
@@ -37,9 +39,10 @@ def flop_counts(c: config_lib.Config) -> dict[str, float]:
   V, T, B, E, H = (c.vocab_size, c.seq_length, c.batch_size, c.gen_emb_dim,
                    c.gen_hidden_dim)
   gen_token = 2 * (E + H) * 4 * H + 2 * H * V        # one LSTM step + logits
+  widths, counts = c.dis_kernels()
   dis_seq = sum(2 * c.dis_emb_dim * w * n * (T - w + 1)
-                for w, n in zip(c.dis_filter_sizes, c.dis_num_filters))
-  feats = c.dis_num_features
+                for w, n in zip(widths, counts))
+  feats = sum(counts)
   dis_seq += 2 * 2 * feats * feats + 2 * feats * 2    # highway + output
   sample = c.num_negatives * T * gen_token
   rollout_tokens = c.rollout_num * B * T * (T - 1) // 2
@@ -79,12 +82,21 @@ def main(argv):
   import numpy as np
   import tensorflow as tf
 
-  from seqgan_tf import input_pipeline, rollout, train
+  from seqgan_tf import input_pipeline, oracle as oracle_lib, rollout, sampler
+  from seqgan_tf import tasks, train
 
-  config = config_lib.replace(config_lib.Config(), jit_compile=FLAGS.jit_compile)
-  oracle = train.build_oracle(  # a random oracle costs the same
-      config_lib.replace(config, oracle_params="random"))
-  model = train.SeqGAN(config, oracle)
+  config = config_lib.replace(config_lib.Config(), jit_compile=FLAGS.jit_compile,
+                              oracle_params="random")  # same cost as the paper's
+  if FLAGS.tiny:
+    config = config_lib.replace(
+        config, vocab_size=32, seq_length=8, gen_emb_dim=8, gen_hidden_dim=8,
+        dis_emb_dim=8, dis_filter_sizes=(1, 2), dis_num_filters=(4, 4),
+        batch_size=16, num_train=64, num_negatives=64, nll_samples=64,
+        rollout_num=2, adv_d_steps=1, dis_epochs=1)
+  oracle = tasks.build_oracle(config)
+  model = train.SeqGAN(config)
+  nll_oracle = tf.function(lambda num, seed: oracle_lib.nll(
+      oracle, sampler.sample_many(model.generator, num, seed)), autograph=False)
   model.update_rollout_policy(rate=0.0)
   real = tf.constant(np.random.default_rng(0).integers(
       0, config.vocab_size, [config.num_train, config.seq_length], np.int32))
@@ -111,8 +123,7 @@ def main(argv):
       "reward_batch": lambda s: reward_fn(batch, s).numpy(),
       "generator_step": lambda s: model.adversarial_generator_step(s),
       "adversarial_iteration": adversarial_iteration,
-      "nll_oracle_9984": lambda s: model.nll_oracle(config.nll_samples,
-                                                    s).numpy(),
+      "nll_oracle_9984": lambda s: nll_oracle(config.nll_samples, s).numpy(),
   }
   rate = matmul_rate()
   flops = flop_counts(config)
