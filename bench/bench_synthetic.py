@@ -143,7 +143,7 @@ def main(argv):
     median = statistics.median(times)
     floor = flops[name] / rate
     target = TARGETS_S.get(name)
-    print(f"{name:24s} {median:9.2f} {target if target else '-':>9} "
+    print(f"{name:24s} {median:9.3f} {target if target else '-':>9} "
           f"{AUTHORS_TF1_S.get(name, '-'):>8} {flops[name] / 1e9:8.1f} "
           f"{floor:8.2f} {floor / median:8.0%}", flush=True)
 
