@@ -21,6 +21,9 @@ setup(
         "absl-py>=2.0",
         "numpy>=1.26",
         "tensorboard>=2.21",  # TF no longer pulls it in
+        "tensorflow-datasets>=4.9",
+        "importlib_resources",  # TFDS needs it for builders defined in a package
+        "scipy>=1.10",  # reads Nottingham's MATLAB file (scipy.io.loadmat)
     ],
     extras_require={
         "cpu": [f"tensorflow-cpu=={TF_VERSION}"],
