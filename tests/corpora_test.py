@@ -1,7 +1,5 @@
 """Corpus builders on the shared files, checked against their PROVENANCE."""
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
@@ -46,14 +44,15 @@ class SharedCorporaTest(tf.test.TestCase):
     self.assertLen(train, expected)
     self.assertTrue(all(len(w.split()) == 32 for w in train[:100]))
 
+
+
+class UserTextTest(tf.test.TestCase):
+
   def test_melody_is_highest_key_or_rest(self):
     roll = np.zeros([3, 88], np.uint8)
     roll[0, [10, 30, 39]] = 1      # a chord: top key 39 -> MIDI 60
     roll[2, 0] = 1                 # lowest key, A0 = MIDI 21
     self.assertEqual(corpora.melody_tokens(roll), ["p60", "rest", "p21"])
-
-
-class UserTextTest(tf.test.TestCase):
 
   def test_lines_paragraphs_and_held_out_split(self):
     path = self.create_tempfile(
