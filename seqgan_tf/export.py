@@ -76,14 +76,17 @@ class GeneratorServing(tf.Module):
                            axis=1) == 0
     return before_end & (ids != tokenizer.PAD_ID) & (ids != tokenizer.START_ID)
 
+  def _join(self, ids: tf.Tensor, keep: tf.Tensor) -> tf.Tensor:
+    """[b, T] ids and a [b, T] mask -> [b] text of the kept tokens."""
+    words = tf.ragged.boolean_mask(tf.gather(self.vocab, ids), keep)
+    return tf.strings.reduce_join(
+        words, axis=1, separator="" if self.level == "char" else " ")
+
   def _decode(self, ids: tf.Tensor) -> dict[str, tf.Tensor]:
     keep = self._keep(ids)
-    words = tf.ragged.boolean_mask(tf.gather(self.vocab, ids), keep)
-    separator = "" if self.level == "char" else " "
     return {"tokens": ids,
             "lengths": tf.reduce_sum(tf.cast(keep, tf.int32), axis=1),
-            "text": tf.strings.reduce_join(words, axis=1,
-                                           separator=separator)}
+            "text": self._join(ids, keep)}
 
   def _encode(self, text: tf.Tensor) -> tf.RaggedTensor:
     ids = self.table.lookup(tokenizer.split_tf(text, self.level))
@@ -130,10 +133,8 @@ class GeneratorServing(tf.Module):
     out = self._decode(sampler.sample_rows(self.generator, seed, temperature,
                                            padded, length))
     generated = tf.range(self.length)[None] >= length[:, None]
-    words = tf.ragged.boolean_mask(tf.gather(self.vocab, out["tokens"]),
+    out["completion"] = self._join(out["tokens"],
                                    self._keep(out["tokens"]) & generated)
-    out["completion"] = tf.strings.reduce_join(
-        words, axis=1, separator="" if self.level == "char" else " ")
     return out
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")],
