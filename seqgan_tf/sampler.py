@@ -4,9 +4,9 @@ All randomness is stateless: a [2] int seed in, the same tokens out, so a
 resumed run draws exactly what an uninterrupted one would have drawn.
 
 Speed notes (2-core CPU, vocab 5,000): a draw is bound by memory traffic over
-the [rows, vocab] logits, not arithmetic. `tf.random.categorical` walks each
-row with a scalar double-precision exp (~13-17 us a row); the two-level
-inverse-CDF draw below uses vectorised float32 ops (~10 us a row), and keeping
+the [rows, vocab] logits, not arithmetic. `tf.random.categorical` measured
+~13-17 us a row here; the two-level inverse-CDF draw below uses vectorised
+float32 ops (~10 us a row on 512-row chunks), and keeping
 each chunk's logits inside the L3 cache (<= ~1,024 rows of 5,000 floats)
 halves the cost of the output projection again. `bench/` measures both.
 """
