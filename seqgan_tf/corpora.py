@@ -79,6 +79,17 @@ def units(text: str, unit: str) -> list[str]:
   raise ValueError(f"unknown text unit {unit!r}")
 
 
+def held_out(index: int) -> bool:
+  """Every TEST_EVERY-th unit is held out for testing."""
+  return index % TEST_EVERY == TEST_EVERY - 1
+
+
+def split_held_out(items: list[str]) -> tuple[list[str], list[str]]:
+  """(train, test) by `held_out`."""
+  return ([x for i, x in enumerate(items) if not held_out(i)],
+          [x for i, x in enumerate(items) if held_out(i)])
+
+
 def melody_tokens(roll: np.ndarray) -> list[str]:
   """A piano roll [steps, 88] -> one token per step.
 
@@ -140,7 +151,7 @@ class Obama(_TextBuilder):
     train, test = [], []
     for i, paragraph in enumerate(paragraphs):
       sentences = [s for s in _SENTENCE_END.split(paragraph) if s.strip()]
-      (test if i % TEST_EVERY == TEST_EVERY - 1 else train).extend(sentences)
+      (test if held_out(i) else train).extend(sentences)
     return train, test
 
 
@@ -149,9 +160,8 @@ class Poems(_TextBuilder):
   name = "seqgan_poems"
 
   def split_texts(self):
-    poems = units(read_utf8(locate(POEMS, self.source_dir)), "line")
-    return ([p for i, p in enumerate(poems) if i % TEST_EVERY != TEST_EVERY - 1],
-            [p for i, p in enumerate(poems) if i % TEST_EVERY == TEST_EVERY - 1])
+    return split_held_out(units(read_utf8(locate(POEMS, self.source_dir)),
+                                "line"))
 
 
 class Coco(_TextBuilder):
@@ -213,8 +223,7 @@ class UserText(_TextBuilder):
                       "blank lines).")
     if self.test_file:
       return train, units(read_utf8(self.test_file), self.unit)
-    return ([u for i, u in enumerate(train) if i % TEST_EVERY != TEST_EVERY - 1],
-            [u for i, u in enumerate(train) if i % TEST_EVERY == TEST_EVERY - 1])
+    return split_held_out(train)
 
 
 BUILDERS = {"obama": Obama, "poems": Poems, "coco": Coco,

@@ -157,12 +157,12 @@ class GeneratorServing(tf.Module):
             "token_log_probs": token_log_probs, "lengths": length}
 
 
-def next_version(model_dir: str) -> int:
+def versions(model_dir: str) -> list[int]:
+  """The numbered version folders of a model folder (none if it is absent)."""
   if not tf.io.gfile.isdir(model_dir):
-    return 1
-  versions = [int(d.rstrip("/")) for d in tf.io.gfile.listdir(model_dir)
-              if d.rstrip("/").isdigit()]
-  return max(versions, default=0) + 1
+    return []
+  return sorted(int(d.rstrip("/")) for d in tf.io.gfile.listdir(model_dir)
+                if d.rstrip("/").isdigit())
 
 
 def export(serving: GeneratorServing, export_base: str,
@@ -174,7 +174,7 @@ def export(serving: GeneratorServing, export_base: str,
   """
   model_dir = os.path.join(export_base, model_name)
   tf.io.gfile.makedirs(model_dir)
-  version = next_version(model_dir)
+  version = max(versions(model_dir), default=0) + 1
   final = os.path.join(model_dir, str(version))
   tmp = os.path.join(model_dir, f".tmp-{version}-{os.getpid()}")
   try:
@@ -194,12 +194,11 @@ def load(export_dir: str):
   """A SavedModel from a version folder, or the newest version of a model
   folder (as TF Serving would pick it)."""
   if not tf.io.gfile.exists(os.path.join(export_dir, "saved_model.pb")):
-    version = next_version(export_dir) - 1 if tf.io.gfile.isdir(
-        export_dir) else 0
-    if version == 0:
+    numbered = versions(export_dir)
+    if not numbered:
       raise ExportError(
           f"{export_dir} is not a SavedModel (no saved_model.pb) and holds no "
           "numbered versions; point --export_dir at WORKDIR/export/<model> "
           "or one of its version folders.")
-    export_dir = os.path.join(export_dir, str(version))
+    export_dir = os.path.join(export_dir, str(numbered[-1]))
   return tf.saved_model.load(export_dir)

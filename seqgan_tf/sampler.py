@@ -27,8 +27,12 @@ def fold_seed(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:
   return seed
 
 
-def draw_categorical(logits: tf.Tensor, seed: tf.Tensor,
-                     uniforms: tf.Tensor | None = None) -> tf.Tensor:
+def seed_at(base_seed: int, *path: int | tf.Tensor) -> tf.Tensor:
+  """The [2] int32 seed of the draw at `path` (phase, counters...) of a run."""
+  return fold_seed(tf.constant([base_seed, 0], tf.int32), *path)
+
+
+def draw_categorical(logits: tf.Tensor, uniforms: tf.Tensor) -> tf.Tensor:
   """One exact draw per row from softmax(logits).
 
   Inverse CDF in two levels: pick a block of the vocabulary by the blocks'
@@ -37,8 +41,7 @@ def draw_categorical(logits: tf.Tensor, seed: tf.Tensor,
 
   Args:
     logits: [rows, vocab] float32.
-    seed: [2] int stateless seed (ignored when `uniforms` is given).
-    uniforms: optional [rows, 2] U[0, 1) numbers to draw with.
+    uniforms: [rows, 2] U[0, 1) numbers (stateless: their seed fixes the draw).
 
   Returns:
     [rows] int32 token ids.
@@ -49,7 +52,7 @@ def draw_categorical(logits: tf.Tensor, seed: tf.Tensor,
   probs = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))
   probs = tf.reshape(probs, [rows, num_blocks, block])
   block_cdf = tf.cumsum(tf.reduce_sum(probs, axis=-1), axis=-1)
-  u = tf.random.stateless_uniform([rows, 2], seed) if uniforms is None else uniforms
+  u = uniforms
   # The first block whose cumulative mass exceeds u * total.
   chosen = tf.reduce_sum(
       tf.cast(block_cdf <= u[:, :1] * block_cdf[:, -1:], tf.int32), axis=-1)
@@ -70,7 +73,8 @@ def _block_size(vocab: int) -> int:
 def draw_next(generator: Generator, h: tf.Tensor, seed: tf.Tensor,
               temperature: float | tf.Tensor = 1.0) -> tf.Tensor:
   """Samples the next token from hidden states. h: [rows, hidden] -> [rows]."""
-  return draw_categorical(generator.output_layer(h) / temperature, seed)
+  return draw_categorical(generator.output_layer(h) / temperature,
+                          tf.random.stateless_uniform([tf.shape(h)[0], 2], seed))
 
 
 def generate(generator: Generator, batch_size, uniforms_at,
@@ -96,7 +100,7 @@ def generate(generator: Generator, batch_size, uniforms_at,
   for t in range(generator.seq_length):  # static T: an unrolled graph
     state = generator.advance(tokens, state)
     logits = generator.output_layer(state[0]) / temperature
-    tokens = draw_categorical(logits, None, uniforms=uniforms_at(t))
+    tokens = draw_categorical(logits, uniforms_at(t))
     if prefix is not None:
       tokens = tf.where(t < prefix_length, prefix[:, t], tokens)
     out.append(tokens)

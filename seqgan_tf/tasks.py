@@ -64,7 +64,7 @@ class SyntheticTask:
     if tf.io.gfile.exists(path):           # written by an earlier start
       return input_pipeline.read_token_file(path, config.vocab_size,
                                             config.seq_length)
-    seed = sampler.fold_seed(tf.constant([config.seed, 0]), DATA_PHASE)
+    seed = sampler.seed_at(config.seed, DATA_PHASE)
     real = tf.function(sampler.sample_many, autograph=False)(
         self.oracle, config.num_train, seed).numpy()
     input_pipeline.write_token_file(path, real)

@@ -36,7 +36,7 @@ MLE, DIS_PRETRAIN, ADVERSARIAL, EVAL = 1, 2, 3, 4  # tasks.py uses 5
 
 def stateless_seed(config: Config, *path: int) -> tf.Tensor:
   """A [2] int32 seed for the draw at `path` (phase, counters...)."""
-  return sampler.fold_seed(tf.constant([config.seed, 0], tf.int32), *path)
+  return sampler.seed_at(config.seed, *path)
 
 
 def int_seed(config: Config, *path: int) -> int:

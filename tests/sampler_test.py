@@ -18,7 +18,8 @@ class DrawTest(tf.test.TestCase, parameterized.TestCase):
     probs /= probs.sum()
     n = 200_000
     logits = tf.tile(tf.math.log(tf.constant(probs, tf.float32))[None], [n, 1])
-    draws = sampler.draw_categorical(logits, tf.constant([1, 2])).numpy()
+    draws = sampler.draw_categorical(
+        logits, tf.random.stateless_uniform([n, 2], [1, 2])).numpy()
     freq = np.bincount(draws, minlength=vocab) / n
     self.assertEqual(freq[3], 0.0)
     # 5 standard errors of a binomial frequency.
@@ -28,7 +29,8 @@ class DrawTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_rows_use_their_own_distribution(self):
     logits = tf.constant([[0.0, -1e9, -1e9], [-1e9, -1e9, 0.0]] * 50)
-    draws = sampler.draw_categorical(logits, tf.constant([0, 1])).numpy()
+    draws = sampler.draw_categorical(
+        logits, tf.random.stateless_uniform([100, 2], [0, 1])).numpy()
     self.assertAllEqual(draws, [0, 2] * 50)
 
   def test_block_size_is_divisor_near_square_root(self):
