@@ -4,6 +4,7 @@ TensorFlow is an extra so that each machine picks its wheel:
   pip install -e '.[cpu]'   # tensorflow-cpu (no CUDA libraries; CPU machines)
   pip install -e '.[gpu]'   # tensorflow[and-cuda]
   pip install -e '.[cpu,test]'  # plus the test tools
+Add `-c constraints.txt` for the exact versions the tests passed with.
 """
 
 from setuptools import find_packages, setup
@@ -17,7 +18,7 @@ setup(
     packages=find_packages(include=["seqgan_tf", "seqgan_tf.*"]),
     python_requires=">=3.10",
     install_requires=[
-        "keras>=3.10",
+        "keras>=3.10,<3.16",  # optim.FusedAdam reads Keras internals: test before raising
         "absl-py>=2.0",
         "numpy>=1.26",
         "tensorboard>=2.21",  # TF no longer pulls it in
@@ -30,4 +31,5 @@ setup(
         "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
         "test": ["pytest>=8", "nltk>=3.8"],  # nltk: BLEU reference in tests
     },
+    entry_points={"console_scripts": ["seqgan=seqgan_tf.main:run"]},
 )

@@ -102,6 +102,7 @@ class Config:
   checkpoint_every: int = 5
   keep_checkpoints: int = 3
   model_name: str = ""          # export name; empty: seqgan_<task>
+  progress_secs: float = 10.0
 
   def dis_kernels(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """D's (widths, counts): the flags, or the paper's for this length."""
@@ -191,42 +192,103 @@ def validate(config: Config) -> Config:
   need(bool(config.bleu_ngrams) and all(1 <= n <= 5 for n in config.bleu_ngrams),
        "bleu_ngrams", "must list n-gram orders in 1..5")
   need(config.eval_samples > 0, "eval_samples", "must be positive")
+  need(config.progress_secs > 0, "progress_secs", "must be positive")
   need(config.self_bleu_samples >= 2, "self_bleu_samples", "must be at least 2")
   return config
 
 
+# Help for every flag: what it does, its unit, and the paper's value where
+# there is one ("paper: ..." refers to the synthetic experiment unless said).
+HELP = {
+    "task": f"Experiment: {', '.join(TASKS)}. 'text' trains on --train_file.",
+    "data_dir": "Folder with local copies of the corpora (<data_dir>/<name>/..."
+                ", e.g. ../shared/data). Empty: download and sha256-check.",
+    "seed": "Seed of the initialisation and of every random draw (each draw is "
+            "keyed by seed, phase and counter, so a resumed run repeats them).",
+    "deterministic": "TF op determinism: reruns and resumed runs are "
+                     "bit-identical (a little slower).",
+    "jit_compile": "XLA-compile the MLE and D training steps (measured slower "
+                   "on CPU).",
+    "oracle_params": "synthetic: the oracle's parameter pickle (a list of 15 "
+                     "float32 arrays; read without running code). Empty: the "
+                     "paper's, from --data_dir/synthetic/ or downloaded; "
+                     "'random': a seeded N(0, 1) oracle of the flags' shape.",
+    "train_file": "synthetic: token-id file, one sequence per line (empty: "
+                  "sample --num_train from the oracle); text: a UTF-8 file.",
+    "test_file": "text: held-out UTF-8 file (empty: every 10th unit of "
+                 "--train_file).",
+    "tfds_dir": "Where TFDS prepares the corpora (empty: ~/tensorflow_datasets).",
+    "text_level": "Tokens: word, char or space-separated (empty: the task's "
+                  "default; poems: char, nottingham: space, else word).",
+    "text_unit": "text: one sequence per line, or per blank-line-separated "
+                 "paragraph.",
+    "num_train": "synthetic: oracle samples used as real data (paper: 10,000; "
+                 "authors: 9,984).",
+    "vocab_size": "Tokens. synthetic: the oracle's vocabulary (paper: 5,000); "
+                  "text: the cap, 4 reserved ids included (rarer tokens "
+                  "become <unk>).",
+    "seq_length": "Tokens per sequence, </s> included on text (paper: 20 "
+                  "synthetic, 32 Obama).",
+    "start_token": "Id G reads before the first token (synthetic; text "
+                   "tasks use <s>).",
+    "gen_emb_dim": "G's embedding width (paper: 32).",
+    "gen_hidden_dim": "G's LSTM units (paper: 32).",
+    "gen_init_stddev": "Std of G's N(0, s) initialisation (authors: 0.1).",
+    "gen_learning_rate": "Adam learning rate of G, for MLE and the policy "
+                         "gradient (authors: 0.01).",
+    "gen_grad_clip": "Global-norm clip of G's gradients (authors: 5.0).",
+    "dis_emb_dim": "D's embedding width (paper: 64).",
+    "dis_filter_sizes": "D's convolution widths, in tokens (empty: the paper's "
+                        "set for --seq_length: 1..10, 15, 20 at length 20).",
+    "dis_num_filters": "Filters per width, one per --dis_filter_sizes entry "
+                       "(empty: the paper's 100, 200 x4, 100 x5, 160, 160).",
+    "dis_dropout_keep": "D's dropout keep probability in training (paper: "
+                        "0.75).",
+    "dis_l2": "L2 weight on D's output layer, times sum(w^2)/2 (paper: 0.2).",
+    "dis_learning_rate": "Adam learning rate of D (authors: 1e-4).",
+    "batch_size": "Sequences per step, for G and D (paper: 64).",
+    "pretrain_gen_epochs": "MLE pre-training epochs of G over the real set "
+                           "(authors: 120).",
+    "pretrain_dis_steps": "D pre-training steps, each on fresh negatives "
+                          "(authors: 50).",
+    "num_negatives": "Generated sequences per D step; real ones are drawn to "
+                     "the same number (authors: 9,984).",
+    "dis_epochs": "Epochs over each D step's data, k in the paper (paper: 3).",
+    "adv_iterations": "Adversarial iterations (authors: 200).",
+    "adv_g_steps": "Policy-gradient steps of G per iteration (paper: 1).",
+    "adv_d_steps": "D steps per iteration, each on fresh negatives (paper: 5).",
+    "rollout_num": "Monte Carlo completions per prefix, N in the paper (paper: "
+                   "16).",
+    "rollout_update_rate": "r in beta <- r*beta + (1-r)*theta after each G "
+                           "step (0: roll out with the current G, as the "
+                           "authors' code in effect does; 1: frozen).",
+    "eval_every": "Evaluate every this many MLE epochs or adversarial "
+                  "iterations.",
+    "nll_samples": "synthetic: samples scored by the oracle at each evaluation.",
+    "final_nll_samples": "synthetic: samples for the final NLL-oracle (paper: "
+                         "100,000).",
+    "num_text_samples": "Decoded samples shown in the log and TensorBoard.",
+    "bleu_ngrams": "text: BLEU/Self-BLEU orders to report (1..5).",
+    "eval_samples": "text: samples scored by BLEU at each evaluation.",
+    "self_bleu_samples": "text: samples used for Self-BLEU.",
+    "checkpoint_every": "Checkpoint every this many MLE epochs, D pre-training "
+                        "steps or adversarial iterations (and always on "
+                        "SIGTERM/SIGINT).",
+    "keep_checkpoints": "Checkpoints kept in WORKDIR/checkpoints.",
+    "model_name": "Export name under WORKDIR/export/ (empty: seqgan_<task>).",
+    "progress_secs": "Seconds between progress lines inside a long unit.",
+}
+
+
 def define_flags() -> None:
-  """Defines one absl flag per Config field, with the field's default."""
-  help_text = {
-      "task": f"Experiment: {', '.join(TASKS)}.",
-      "data_dir": "Folder with local corpora (e.g. ../shared/data).",
-      "seed": "Seed for initialisation and every random draw.",
-      "deterministic": "Enable TF op determinism: bit-identical reruns.",
-      "jit_compile": "XLA-compile the training steps (slower on CPU).",
-      "oracle_params": "Oracle pickle. Empty: the paper's oracle, read from "
-                       "--data_dir/synthetic/ or downloaded (sha256-checked); "
-                       "'random': a seeded N(0,1) oracle of the given shape.",
-      "train_file": "synthetic: token-id file, one sequence per line (empty: "
-                    "sample --num_train from the oracle); text: a UTF-8 file.",
-      "test_file": "text: held-out UTF-8 file (empty: every 10th unit).",
-      "tfds_dir": "Where TFDS prepares corpora (empty: ~/tensorflow_datasets).",
-      "text_level": "Tokens: word, char or space (empty: task default).",
-      "text_unit": "text: one sequence per line or per paragraph.",
-      "vocab_size": "synthetic: the oracle's vocabulary; text: the cap, "
-                    "4 reserved ids included (rarer tokens become <unk>).",
-      "dis_filter_sizes": "D's widths (empty: the paper's set for the length).",
-      "bleu_ngrams": "BLEU/Self-BLEU orders to report.",
-      "eval_samples": "Samples scored by BLEU at each evaluation.",
-      "self_bleu_samples": "Samples used for Self-BLEU.",
-      "rollout_update_rate": "r in beta <- r*beta + (1-r)*theta after each G "
-                             "step (the authors' code left this a no-op).",
-      "eval_every": "Evaluate NLL-oracle every this many epochs/iterations.",
-      "checkpoint_every": "Checkpoint every this many epochs/steps/iterations.",
-      "final_nll_samples": "Samples for the final NLL-oracle (paper: 100000).",
-  }
+  """Defines one absl flag per Config field, with the field's default.
+
+  They are defined in this module; main.py adopts them as its key flags, so
+  `--help` lists them.
+  """
   for field in dataclasses.fields(Config):
     name, default = field.name, field.default
-    doc = help_text.get(name, name.replace("_", " ") + ".")
+    doc = HELP[name]
     if isinstance(default, bool):
       flags.DEFINE_bool(name, default, doc)
     elif isinstance(default, int):
@@ -240,22 +302,37 @@ def define_flags() -> None:
     else:
       flags.DEFINE_string(name, default, doc)
   flags.DEFINE_string("workdir", None, "Run folder: checkpoints, TensorBoard, "
-                      "samples. Re-running with it resumes.")
+                      "samples, exports. Re-running with it resumes; export "
+                      "and sample read its configuration from it.")
   flags.DEFINE_enum("mode", "train", MODES, "train (then export), export "
                     "(the workdir's latest checkpoint), or sample (from a "
-                    "SavedModel only).")
+                    "SavedModel only: --export_dir, or --workdir's export).")
   flags.DEFINE_string("export_dir", None, "sample: WORKDIR/export/<model> or "
-                      "one of its version folders.")
-  flags.DEFINE_integer("num_samples", 5, "sample: how many texts.")
-  flags.DEFINE_float("temperature", 1.0, "sample: softmax temperature.")
+                      "one of its version folders (default: the workdir's).")
+  flags.DEFINE_integer("num_samples", 5, "sample: how many texts to print.")
+  flags.DEFINE_float("temperature", 1.0, "sample: softmax temperature (> 0; "
+                     "1 is the model's distribution).")
   flags.DEFINE_string("prefix", "", "sample: text to continue.")
 
 
-def config_from_flags(values: flags.FlagValues) -> Config:
-  """Builds and validates a Config from parsed flags (read, never mutated)."""
+def config_from_flags(values: flags.FlagValues,
+                      saved: dict[str, Any] | None = None) -> Config:
+  """Builds and validates a Config from parsed flags (read, never mutated).
+
+  Args:
+    values: parsed flags.
+    saved: the configuration a workdir's run was started with. Flags that
+      were not given (on the command line or in a flagfile) take its values,
+      so a run can be resumed, exported or sampled from its workdir alone.
+  """
   kwargs = {}
   for field in dataclasses.fields(Config):
-    value = values[field.name].value
+    flag = values[field.name]
+    if saved is not None and field.name in saved and not flag.present:
+      value = saved[field.name]
+      kwargs[field.name] = tuple(value) if isinstance(value, list) else value
+      continue
+    value = flag.value
     if isinstance(field.default, tuple):
       try:
         value = tuple(int(v) for v in value)

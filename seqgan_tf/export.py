@@ -8,7 +8,8 @@ never replaced. Signatures (all batched on the first dimension):
   serving_default  seed [b] int64, temperature [b] float32
                    -> tokens [b, T] int32, lengths [b] int32, text [b] string
   complete         prefix [b] string, seed [b] int64, temperature [b] float32
-                   -> tokens, lengths, text (prefix + continuation), completion
+                   -> tokens, lengths, text (prefix + continuation), completion,
+                      prefix_unknown [b] int32 (prefix words read as <unk>)
   score            text [b] string
                    -> log_prob [b] float32, token_log_probs [b, T] float32,
                       lengths [b] int32
@@ -135,6 +136,9 @@ class GeneratorServing(tf.Module):
     generated = tf.range(self.length)[None] >= length[:, None]
     out["completion"] = self._join(out["tokens"],
                                    self._keep(out["tokens"]) & generated)
+    # Words outside the vocabulary are read as <unk>; say how many.
+    out["prefix_unknown"] = tf.reduce_sum(
+        tf.cast(ids == tokenizer.UNK_ID, tf.int32), axis=1)
     return out
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")],
@@ -201,4 +205,12 @@ def load(export_dir: str):
           "numbered versions; point --export_dir at WORKDIR/export/<model> "
           "or one of its version folders.")
     export_dir = os.path.join(export_dir, str(numbered[-1]))
-  return tf.saved_model.load(export_dir)
+  # A SavedModel is a program: load only exports you trust (README).
+  try:
+    return tf.saved_model.load(export_dir)
+  except Exception as e:  # a damaged export fails in many ways
+    raise ExportError(
+        f"{export_dir} is not a readable SavedModel ({type(e).__name__}: "
+        f"{str(e).splitlines()[0] if str(e) else ''}). Export it again with "
+        "--mode=export --workdir=WORKDIR, or point --export_dir at another "
+        "version.") from e

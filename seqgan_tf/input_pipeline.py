@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from seqgan_tf import workdir
+
 
 class DataError(ValueError):
   """An input file is missing or malformed; the message says how to fix it."""
@@ -110,10 +112,8 @@ def read_token_file(path: str, vocab_size: int, seq_length: int) -> np.ndarray:
 
 def write_token_file(path: str, tokens: np.ndarray) -> None:
   """Writes [n, T] ids, one line each, atomically (temp file + rename)."""
-  tmp = path + ".tmp"
-  with tf.io.gfile.GFile(tmp, "w") as f:
-    f.write("".join(" ".join(map(str, row)) + "\n" for row in tokens))
-  tf.io.gfile.rename(tmp, path, overwrite=True)
+  workdir.write_atomic(
+      path, "".join(" ".join(map(str, row)) + "\n" for row in tokens))
 
 
 def mle_dataset(real: tf.Tensor, batch_size: int, seed: int) -> tf.data.Dataset:

@@ -1,10 +1,14 @@
-"""Entry point: `python -m seqgan_tf.main --task=synthetic --workdir=DIR`.
+"""Entry point: `python -m seqgan_tf.main --task=synthetic --workdir=DIR`,
+or the `seqgan` console script with the same flags.
 
 Modes: train (then export), export, sample (from a SavedModel).
 
-The only module that reads flags; it builds a Config and hands it on.
+The only module that reads flags; it builds a Config and hands it on. With an
+existing workdir, flags not given take the values of the run saved there.
 """
 
+import os
+import signal
 import sys
 
 from absl import app, flags, logging
@@ -12,21 +16,23 @@ from absl import app, flags, logging
 from seqgan_tf import config as config_lib
 
 config_lib.define_flags()
+# The flags are defined in config.py; adopting them makes `--help` list them.
+flags.adopt_module_key_flags(config_lib)
 FLAGS = flags.FLAGS
 
-# Exit codes: 2 bad flags/config, 3 bad input data, 4 training diverged.
+# Exit codes: 2 bad flags/config/workdir, 3 bad input data, 4 training
+# diverged; 128 + the signal's number (130 Ctrl-C, 143 SIGTERM) when a stop
+# signal was handled and a checkpoint written (the shell's codes for those
+# signals, so job schedulers see an unfinished run and retry it).
 EXIT_CONFIG, EXIT_DATA, EXIT_DIVERGED = 2, 3, 4
 
 
-def sample_from_savedmodel() -> int:
+def sample_from_savedmodel(export_dir: str) -> int:
   """--mode=sample: the SavedModel alone (no checkpoint, no training code)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from seqgan_tf import export  # pylint: disable=g-import-not-at-top
-  if not FLAGS.export_dir:
-    logging.error("--mode=sample needs --export_dir=WORKDIR/export/<model>.")
-    return EXIT_CONFIG
   try:
-    model = export.load(FLAGS.export_dir)
+    model = export.load(export_dir)
   except export.ExportError as e:
     logging.error("%s", e)
     return EXIT_DATA
@@ -37,6 +43,10 @@ def sample_from_savedmodel() -> int:
     if FLAGS.prefix:
       out = model.signatures["complete"](
           prefix=tf.fill([n], FLAGS.prefix), seed=seed, temperature=temperature)
+      unknown = int(out["prefix_unknown"][0])
+      if unknown:
+        logging.warning("%d token(s) of --prefix are outside the model's "
+                        "vocabulary and were read as <unk>.", unknown)
     else:
       out = model.signatures["serving_default"](seed=seed,
                                                 temperature=temperature)
@@ -51,21 +61,22 @@ def sample_from_savedmodel() -> int:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  try:
-    config = config_lib.config_from_flags(FLAGS)
-  except config_lib.ConfigError as e:
-    logging.error("%s", e)
-    return EXIT_CONFIG
-  if FLAGS.mode == "sample":
-    return sample_from_savedmodel()
+  if FLAGS.mode == "sample" and FLAGS.export_dir and not FLAGS.workdir:
+    return sample_from_savedmodel(FLAGS.export_dir)
   if not FLAGS.workdir:
     logging.error("--workdir is required: the folder for checkpoints, "
-                  "TensorBoard events and samples.")
+                  "TensorBoard events and samples (--mode=sample: or "
+                  "--export_dir).")
     return EXIT_CONFIG
 
   # Imported here so that --help and flag errors do not pay for TensorFlow.
-  from seqgan_tf import input_pipeline, oracle, tokenizer, train  # pylint: disable=g-import-not-at-top
+  from seqgan_tf import input_pipeline, oracle, tokenizer, train, workdir  # pylint: disable=g-import-not-at-top
   try:
+    config = config_lib.config_from_flags(
+        FLAGS, workdir.saved_config(FLAGS.workdir))
+    if FLAGS.mode == "sample":
+      return sample_from_savedmodel(FLAGS.export_dir or os.path.join(
+          FLAGS.workdir, "export", config.export_name))
     if FLAGS.mode == "export":
       train.export_from_workdir(config, FLAGS.workdir)
     else:
@@ -79,7 +90,19 @@ def main(argv):
   except train.TrainingDivergedError as e:
     logging.error("%s", e)
     return EXIT_DIVERGED
+  except train.StoppedError as e:
+    logging.warning("%s", e)
+    return 128 + int(getattr(signal, e.signal_name))
   return 0
+
+
+def run():
+  """The `seqgan` console script."""
+  # absl's --help lists the key flags of the program it was started as;
+  # here that is the script, not this module.
+  for flag in FLAGS.get_key_flags_for_module(__name__):
+    FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+  app.run(main)
 
 
 if __name__ == "__main__":

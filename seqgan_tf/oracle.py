@@ -23,6 +23,31 @@ class OracleError(ValueError):
   """The oracle parameter file is missing or malformed."""
 
 
+# The only callables a parameter pickle may name: what a list of numpy arrays
+# needs. Anything else (os.system, builtins.eval, ...) is refused before it is
+# looked up, so reading a file can never run its code.
+_RECONSTRUCT = np.array(0).__reduce__()[0]      # numpy's _reconstruct
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,   # numpy 1.x
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,  # numpy 2.x
+}
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+  """An unpickler that builds lists of numpy arrays and nothing else."""
+
+  def find_class(self, module: str, name: str):
+    try:
+      return _ALLOWED_GLOBALS[(module, name)]
+    except KeyError:
+      raise pickle.UnpicklingError(
+          f"it asks to call {module}.{name}, which a parameter file never "
+          "needs (a pickle that names other callables can run code, so it "
+          "is refused unread)") from None
+
+
 def expected_shapes(vocab: int, emb: int, hidden: int) -> dict[str, tuple]:
   shapes = {"emb": (vocab, emb), "Wo": (hidden, vocab), "bo": (vocab,)}
   for gate in ("i", "f", "og", "c"):
@@ -36,17 +61,21 @@ def load_params(path: str, vocab: int, emb: int,
                 hidden: int) -> dict[str, np.ndarray]:
   """Reads the authors' target_params pickle: a list of 15 float32 arrays.
 
+  Only numpy arrays are rebuilt: a pickle naming any other callable is
+  refused without running anything.
+
   Raises:
     OracleError: the file is missing, not such a pickle, or of other shapes.
   """
   try:
     with tf.io.gfile.GFile(path, "rb") as f:
-      arrays = pickle.load(f)
+      arrays = _ArraysOnlyUnpickler(f).load()
   except (OSError, tf.errors.NotFoundError) as e:
     raise OracleError(f"cannot read --oracle_params={path}: {e}. Point it at "
                       "target_params_py3.pkl (see ../shared/data/synthetic/) "
                       "or leave it empty for a random oracle.") from e
-  except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as e:
+  except (pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+          TypeError, ValueError, IndexError) as e:
     raise OracleError(f"--oracle_params={path} is not a parameter pickle "
                       f"({e}); expected a list of 15 float32 arrays.") from e
   if not isinstance(arrays, (list, tuple)) or len(arrays) != len(PARAM_NAMES):
@@ -55,7 +84,11 @@ def load_params(path: str, vocab: int, emb: int,
   shapes = expected_shapes(vocab, emb, hidden)
   params = {}
   for name, array in zip(PARAM_NAMES, arrays):
-    array = np.asarray(array, np.float32)
+    try:
+      array = np.asarray(array, np.float32)
+    except (TypeError, ValueError) as e:
+      raise OracleError(f"--oracle_params={path}: {name} is not a float "
+                        f"array ({e}).") from e
     if array.shape != shapes[name]:
       raise OracleError(
           f"--oracle_params={path}: {name} has shape {array.shape}, expected "

@@ -29,6 +29,8 @@ class Task(Protocol):
   vocab_size: int
   start_token: int
   real: np.ndarray                      # [n, T] int32
+  metric_names: tuple[str, ...]         # what HParams compares runs by
+  final_evaluation_scale: float         # the final evaluation's cost / one's
 
   def evaluate(self, generator: Generator, seed: tf.Tensor,
                final: bool) -> tuple[Metrics, list[str]]:
@@ -41,6 +43,28 @@ def build(config: Config, workdir: str) -> Task:
   return TextTask(config, workdir)
 
 
+def start_token(config: Config) -> int:
+  """The id G reads first."""
+  return config.start_token if config.task == "synthetic" else tokenizer.START_ID
+
+
+def serving_vocabulary(config: Config,
+                       workdir: str) -> tuple[list[str], str, bool]:
+  """(id -> token, how text splits, whether ids 0-3 are reserved) to export.
+
+  The synthetic task's tokens are the bare ids, with no </s> or <unk>.
+  """
+  if config.task == "synthetic":
+    return [str(i) for i in range(config.vocab_size)], "space", False
+  vocab = tokenizer.Vocabulary.load(os.path.join(workdir, "vocab.txt"))
+  return vocab.tokens, vocab.level, True
+
+
+def distinct_fraction(samples: np.ndarray) -> float:
+  """The share of distinct rows in [n, T] samples (1: no repeats)."""
+  return len(np.unique(samples, axis=0)) / max(len(samples), 1)
+
+
 class SyntheticTask:
   """The oracle experiment: real data are oracle samples; NLL-oracle."""
 
@@ -50,9 +74,15 @@ class SyntheticTask:
     self.start_token = config.start_token
     self.oracle = build_oracle(config)
     self.real = self._real_data(workdir)
-    self._nll = tf.function(lambda generator, num, seed: oracle_lib.nll(
-        self.oracle, sampler.sample_many(generator, num, seed)),
-        autograph=False)
+    self.metric_names = ("nll_oracle", "distinct")
+    self.final_evaluation_scale = config.final_nll_samples / config.nll_samples
+    self._sample_and_score = tf.function(self._sample_and_score_impl,
+                                         autograph=False)
+
+  def _sample_and_score_impl(self, generator, num, seed):
+    """[num, T] samples of G and their [num] NLL under the oracle."""
+    samples = sampler.sample_many(generator, num, seed)
+    return samples, oracle_lib.nll(self.oracle, samples)
 
   def _real_data(self, workdir: str) -> np.ndarray:
     """--train_file, or --num_train oracle samples (saved in the workdir)."""
@@ -72,8 +102,9 @@ class SyntheticTask:
 
   def evaluate(self, generator, seed, final):
     num = self.config.final_nll_samples if final else self.config.nll_samples
-    per_seq = self._nll(generator, num, seed)
-    metrics = {"nll_oracle": float(tf.reduce_mean(per_seq))}
+    samples, per_seq = self._sample_and_score(generator, num, seed)
+    metrics = {"nll_oracle": float(tf.reduce_mean(per_seq)),
+               "distinct": distinct_fraction(samples.numpy())}
     if final:
       metrics["nll_oracle_stderr"] = float(tf.math.reduce_std(per_seq)
                                            / math.sqrt(num))
@@ -110,6 +141,10 @@ class TextTask:
     self.test = self._encode(test_texts, "test")
     references = [self.vocab.strip(row) for row in self.test]
     self.bleu = bleu.Bleu(references, max_n=max(config.bleu_ngrams))
+    self.metric_names = tuple(
+        f"{kind}{n}" for kind in ("bleu", "self_bleu")
+        for n in config.bleu_ngrams) + ("nll_test", "distinct")
+    self.final_evaluation_scale = 1.0
     self._sample = tf.function(sampler.sample_many, autograph=False)
     self._log_probs = tf.function(chunked_log_probs, autograph=False)
 
@@ -153,6 +188,7 @@ class TextTask:
     for n in config.bleu_ngrams:
       metrics[f"self_bleu{n}"] = bleu.self_bleu(diverse, n)
     metrics["nll_test"] = self.nll_test(generator)
+    metrics["distinct"] = distinct_fraction(samples)
     if config.task == "nottingham":
       metrics["pitch_mse"] = pitch_mse(self.vocab, samples, self.test)
     texts = [self.vocab.decode(row) for row in samples[:config.num_text_samples]]

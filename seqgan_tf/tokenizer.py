@@ -13,6 +13,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from seqgan_tf import workdir
+
 PAD, START, END, UNK = "<pad>", "<s>", "</s>", "<unk>"
 RESERVED = (PAD, START, END, UNK)            # ids 0, 1, 2, 3
 PAD_ID, START_ID, END_ID, UNK_ID = range(4)
@@ -144,19 +146,24 @@ class Vocabulary:
 
   def save(self, path: str) -> None:
     """One token per line after a `#level=...` header; written atomically."""
-    tmp = path + ".tmp"
-    with tf.io.gfile.GFile(tmp, "w") as f:
-      f.write(f"#level={self.level}\n")
-      f.write("".join(t + "\n" for t in self.tokens))
-    tf.io.gfile.rename(tmp, path, overwrite=True)
+    workdir.write_atomic(path, f"#level={self.level}\n"
+                         + "".join(t + "\n" for t in self.tokens))
 
   @classmethod
   def load(cls, path: str) -> "Vocabulary":
     if not tf.io.gfile.exists(path):
       raise VocabularyError(f"vocabulary file {path} does not exist")
-    with tf.io.gfile.GFile(path) as f:
-      lines = f.read().split("\n")
+    fix = ("It is the vocabulary the run's checkpoints were trained with: "
+           "restore it from a backup, or start in a new --workdir.")
+    try:
+      with tf.io.gfile.GFile(path) as f:
+        lines = f.read().split("\n")
+    except (UnicodeDecodeError, tf.errors.OpError) as e:
+      raise VocabularyError(f"{path} is unreadable ({e}). {fix}") from e
     if not lines or not lines[0].startswith("#level="):
       raise VocabularyError(f"{path} is not a vocabulary file (no #level= "
-                            "header)")
-    return cls([t for t in lines[1:] if t], lines[0][len("#level="):])
+                            f"header). {fix}")
+    try:
+      return cls([t for t in lines[1:] if t], lines[0][len("#level="):])
+    except VocabularyError as e:
+      raise VocabularyError(f"{path} is damaged: {e}. {fix}") from e

@@ -2,7 +2,9 @@
 
 Every random draw is stateless and keyed by (seed, phase, counter), and the
 counters live in the checkpoint, so a resumed run repeats exactly the draws an
-uninterrupted one would have made.
+uninterrupted one would have made. A run stopped by SIGTERM or Ctrl-C saves
+where it was inside its unit (epoch, D step, iteration) down to the batch, and
+resumes from there.
 """
 
 from __future__ import annotations
@@ -11,27 +13,55 @@ import json
 import math
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import export, input_pipeline, rollout, sampler, tasks, tokenizer
+from seqgan_tf import (export, input_pipeline, progress, sampler, tasks,
+                       tokenizer, workdir as workdir_lib)
 from seqgan_tf.config import Config, ConfigError
-from seqgan_tf.models import Discriminator, Generator
-from seqgan_tf.optim import FusedAdam
+from seqgan_tf.models import Generator
+from seqgan_tf.state import (DIS_METRICS, PG_METRICS, POSITION_SIZE, SeqGAN,
+                             policy_gradient_loss)
 
 Metrics = dict[str, float]
+__all__ = ["SeqGAN", "policy_gradient_loss", "train_and_evaluate"]
+
+# Phase ids, used in seeds and in the checkpoint's position.
+MLE, DIS_PRETRAIN, ADVERSARIAL, EVAL = 1, 2, 3, 4  # tasks.DATA_PHASE is 5
+PHASE_NAMES = {MLE: "MLE pre-training", DIS_PRETRAIN: "D pre-training",
+               ADVERSARIAL: "adversarial"}
+EVAL_LABELS = {MLE: "mle", ADVERSARIAL: "adversarial"}  # eval_metrics.jsonl
+UNIT_NAMES = {MLE: "MLE epoch", DIS_PRETRAIN: "D pre-training step",
+              ADVERSARIAL: "adversarial iteration"}
+# A mean token NLL this many times a uniform guess's log(V) has diverged,
+# finite or not (a learning rate of 1e30 gave 1e31 without a NaN).
+MAX_NLL_OVER_UNIFORM = 10.0
+# Final samples with fewer distinct sequences than this share have collapsed.
+MIN_DISTINCT = 0.5
 
 
 class TrainingDivergedError(RuntimeError):
-  """A loss became NaN or infinite; the last good checkpoint is kept."""
+  """A loss became NaN, infinite or absurd; the last good checkpoint is kept."""
 
 
-# Phase ids, used in seeds and in the checkpoint's progress counters.
-MLE, DIS_PRETRAIN, ADVERSARIAL, EVAL = 1, 2, 3, 4  # tasks.py uses 5
+class StoppedError(RuntimeError):
+  """A stop signal was handled: a checkpoint holds the exact position."""
+
+  def __init__(self, message: str, signal_name: str):
+    super().__init__(message)
+    self.signal_name = signal_name
+
+
+class _Stop(Exception):
+  """Raised inside a unit; carries the loop counters to resume from."""
+
+  def __init__(self, counters: list[int]):
+    super().__init__()
+    self.counters = counters
 
 
 def stateless_seed(config: Config, *path: int) -> tf.Tensor:
@@ -45,195 +75,31 @@ def int_seed(config: Config, *path: int) -> int:
              % (2**31 - 1))
 
 
-def policy_gradient_loss(log_probs: tf.Tensor, reward: tf.Tensor) -> tf.Tensor:
-  """-sum_{b,t} log G(y_t | y_<t) * Q_t: a sum, no baseline (authors' code).
-
-  Args:
-    log_probs: [batch, T] log-probabilities of the sampled tokens.
-    reward: [batch, T] Q values; treated as constants.
-  """
-  return -tf.reduce_sum(log_probs * tf.stop_gradient(reward))
+def check_workdir(config: Config, workdir: str, write: bool = True) -> None:
+  workdir_lib.check(config, workdir, write)
 
 
-def make_optimizer(learning_rate: float, clipnorm: float | None,
-                   name: str) -> keras.optimizers.Adam:
-  # TF1's Adam epsilon (1e-8), as the authors trained with.
-  return FusedAdam(learning_rate, epsilon=1e-8, global_clipnorm=clipnorm,
-                   name=name)
-
-
-class SeqGAN(tf.Module):
-  """The players, their optimisers, progress counters and step functions.
-
-  Args:
-    config: a validated Config.
-    vocab_size: the task's vocabulary (default: --vocab_size).
-    start_token: the id G reads first (default: --start_token).
-  """
-
-  def __init__(self, config: Config, vocab_size: int | None = None,
-               start_token: int | None = None):
-    super().__init__(name="seqgan")
-    self.config = config
-    vocab_size = vocab_size or config.vocab_size
-    start_token = config.start_token if start_token is None else start_token
-    gen_args = (vocab_size, config.gen_emb_dim, config.gen_hidden_dim,
-                config.seq_length, start_token, config.gen_init_stddev)
-    self.generator = Generator(*gen_args, seed=config.seed, name="generator")
-    self.rollout_policy = Generator(*gen_args, name="rollout_policy")
-    self.discriminator = Discriminator(
-        vocab_size, config.dis_emb_dim, *config.dis_kernels(),
-        config.dis_dropout_keep, config.dis_l2, seed=config.seed + 1000)
-    # Separate Adam states for MLE and the policy gradient (authors' code).
-    self.mle_optimizer = make_optimizer(config.gen_learning_rate,
-                                        config.gen_grad_clip, "mle_adam")
-    self.pg_optimizer = make_optimizer(config.gen_learning_rate,
-                                       config.gen_grad_clip, "pg_adam")
-    self.dis_optimizer = make_optimizer(config.dis_learning_rate, None,
-                                        "dis_adam")
-    self.mle_optimizer.build(self.generator.trainable_variables)
-    self.pg_optimizer.build(self.generator.trainable_variables)
-    self.dis_optimizer.build(self.discriminator.trainable_variables)
-    # Progress: units completed in each phase.
-    self.mle_epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
-    self.dis_pretrain_steps_done = tf.Variable(0, dtype=tf.int64,
-                                               trainable=False)
-    self.adv_iterations_done = tf.Variable(0, dtype=tf.int64, trainable=False)
-    self.trackers = {name: keras.metrics.Mean(name) for name in (
-        "mle_loss", "dis_loss", "dis_acc_real", "dis_acc_fake")}
-
-    # No AutoGraph anywhere: every loop over tensors is a static Python range,
-    # and epochs are driven from Python, one compiled step per batch (~0.3 ms
-    # a call). AutoGraph's conversion of nested bound-method tf.functions
-    # failed at random in long runs here ("missing 1 required positional
-    # argument") and is not needed.
-    jit = config.jit_compile
-    self._mle_step = tf.function(self._mle_step_impl, jit_compile=jit,
-                                 autograph=False)
-    self._dis_step = tf.function(self._dis_step_impl, jit_compile=jit,
-                                 autograph=False)
-
-  # ---------------------------------------------------------------- G, MLE
-  def _mle_step_impl(self, tokens: tf.Tensor) -> tf.Tensor:
-    """One MLE step. tokens: [batch, T]. Returns the mean token NLL."""
-    variables = self.generator.trainable_variables
-    with tf.GradientTape() as tape:
-      loss = -tf.reduce_mean(self.generator.log_probs(tokens))
-    self.mle_optimizer.apply(tape.gradient(loss, variables), variables)
-    self.trackers["mle_loss"].update_state(loss)
-    return loss
-
-  def mle_epoch(self, dataset: tf.data.Dataset) -> None:
-    """One pass over real [batch, T] batches; updates the `mle_loss` tracker."""
-    for tokens in dataset:
-      self._mle_step(tokens)
-
-  # ---------------------------------------------------------------- D
-  def _dis_step_impl(self, tokens: tf.Tensor, labels: tf.Tensor,
-                     seed: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
-    """One D step on [batch, T] tokens with [batch] labels (1 = real).
-
-    Dropout's seed is fold_seed(seed, step): reproducible and resumable.
-    """
-    variables = self.discriminator.trainable_variables
-    with tf.GradientTape() as tape:
-      logits = self.discriminator(tokens, training=True,
-                                  dropout_seed=sampler.fold_seed(seed, step))
-      cross_entropy = tf.reduce_mean(
-          tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-      loss = cross_entropy + self.discriminator.l2_loss()
-    self.dis_optimizer.apply(tape.gradient(loss, variables), variables)
-    correct = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels,
-                      tf.float32)
-    is_real = tf.cast(labels, tf.float32)
-    self.trackers["dis_loss"].update_state(loss)
-    self.trackers["dis_acc_real"].update_state(correct, sample_weight=is_real)
-    self.trackers["dis_acc_fake"].update_state(correct,
-                                               sample_weight=1.0 - is_real)
-    return loss
-
-  def dis_epoch(self, dataset: tf.data.Dataset, seed: tf.Tensor) -> None:
-    """One pass over (tokens, labels) batches; updates the dis_* trackers."""
-    for step, (tokens, labels) in enumerate(dataset):
-      self._dis_step(tokens, labels, seed, tf.constant(step, tf.int32))
-
-  @tf.function(autograph=False)
-  def sample(self, num_samples: int, seed: tf.Tensor) -> tf.Tensor:
-    """[num_samples, T] sequences from G_theta (fresh negatives, evaluation)."""
-    return sampler.sample_many(self.generator, num_samples, seed)
-
-  # ---------------------------------------------------------------- G, PG
-  @tf.function(autograph=False)
-  def adversarial_generator_step(self, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-    """Sample a batch, reward it by roll-outs, take one policy-gradient step.
-
-    Minimises -sum_{b,t} log G(y_t | y_<t) * Q_t (a sum, as the authors do),
-    then moves the roll-out policy: beta <- r * beta + (1 - r) * theta.
-    """
-    config = self.config
-    tokens = sampler.sample(self.generator, config.batch_size,
-                            sampler.fold_seed(seed, 0))
-    reward = rollout.rewards(self.rollout_policy,
-                             self.discriminator.prob_real, tokens,
-                             config.rollout_num, sampler.fold_seed(seed, 1))
-    variables = self.generator.trainable_variables
-    with tf.GradientTape() as tape:
-      loss = policy_gradient_loss(self.generator.log_probs(tokens), reward)
-    grads = tape.gradient(loss, variables)
-    self.pg_optimizer.apply(grads, variables)
-    self.update_rollout_policy()
-    return {"pg_loss": loss, "reward_mean": tf.reduce_mean(reward),
-            "reward_final": tf.reduce_mean(reward[:, -1]),
-            "grad_norm": tf.linalg.global_norm(grads)}
-
-  def update_rollout_policy(self, rate: float | None = None) -> None:
-    """beta <- rate * beta + (1 - rate) * theta (rate 0 copies theta)."""
-    rate = self.config.rollout_update_rate if rate is None else rate
-    for beta, theta in zip(self.rollout_policy.weights,
-                           self.generator.weights):
-      beta.assign(rate * beta + (1.0 - rate) * theta)
-
-  def read_trackers(self, *names: str) -> Metrics:
-    out = {name: float(self.trackers[name].result()) for name in names}
-    for name in names:
-      self.trackers[name].reset_state()
-    return out
-
-
-# -------------------------------------------------------------------- driver
+# -------------------------------------------------------------------- export
 def serving_module(config: Config, workdir: str,
                    generator: Generator) -> export.GeneratorServing:
   """The generator with its task's vocabulary, ready to export."""
-  if config.task == "synthetic":
-    return export.GeneratorServing(
-        generator, [str(i) for i in range(config.vocab_size)], "space",
-        reserved=False)
-  vocab = tokenizer.Vocabulary.load(os.path.join(workdir, "vocab.txt"))
-  return export.GeneratorServing(generator, vocab.tokens, vocab.level,
-                                 reserved=True)
+  tokens, level, reserved = tasks.serving_vocabulary(config, workdir)
+  return export.GeneratorServing(generator, tokens, level, reserved)
 
 
 def restore_generator(config: Config, workdir: str) -> Generator:
-  """G from the workdir's latest checkpoint (G alone: no optimiser, no D)."""
+  """G from the workdir's latest readable checkpoint (no optimiser, no D)."""
   check_workdir(config, workdir, write=False)
-  if config.task == "synthetic":
-    vocab_size, start = config.vocab_size, config.start_token
-  else:
-    vocab_size = len(tokenizer.Vocabulary.load(
-        os.path.join(workdir, "vocab.txt")))
-    start = tokenizer.START_ID
-  generator = Generator(vocab_size, config.gen_emb_dim, config.gen_hidden_dim,
-                        config.seq_length, start, name="generator")
-  latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-  if latest is None:
-    raise ConfigError(f"{workdir} holds no checkpoint; train first.")
-  status = tf.train.Checkpoint(generator=generator).restore(latest)
-  status.expect_partial()                 # D, G_beta and optimisers stay out
-  try:
-    status.assert_existing_objects_matched()
-  except AssertionError as e:
-    raise ConfigError(f"{latest} does not hold this configuration's "
-                      f"generator ({e}).") from e
+  tokens, _, _ = tasks.serving_vocabulary(config, workdir)
+  generator = Generator(len(tokens), config.gen_emb_dim, config.gen_hidden_dim,
+                        config.seq_length, tasks.start_token(config),
+                        name="generator")
+  checkpoint = tf.train.Checkpoint(generator=generator)
+  manager = tf.train.CheckpointManager(
+      checkpoint, os.path.join(workdir, workdir_lib.CHECKPOINTS),
+      max_to_keep=None)
+  if workdir_lib.restore_latest(checkpoint, manager, partial=True) is None:
+    raise ConfigError(f"{workdir} holds no readable checkpoint; train first.")
   return generator
 
 
@@ -246,107 +112,198 @@ def export_from_workdir(config: Config, workdir: str) -> str:
   return path
 
 
-def check_workdir(config: Config, workdir: str, write: bool = True) -> None:
-  """Refuses a workdir that holds a run of another model configuration."""
-  path = os.path.join(workdir, "config.json")
-  if not write and not tf.io.gfile.exists(path):
-    raise ConfigError(f"{workdir} holds no run (no config.json); check "
-                      "--workdir.")
-  tf.io.gfile.makedirs(workdir)
-  if tf.io.gfile.exists(path):
-    with tf.io.gfile.GFile(path) as f:
-      saved = json.load(f)
-    ours = config.model_fingerprint()
-    # A field newer than the saved run behaved as its default there.
-    defaults = Config().model_fingerprint()
-    diff = {k: (saved.get(k, defaults[k]), v) for k, v in ours.items()
-            if saved.get(k, defaults[k]) != v}
-    if diff:
-      lines = ", ".join(f"--{k}: workdir has {a!r}, flags give {b!r}"
-                        for k, (a, b) in sorted(diff.items()))
-      raise ConfigError(f"{workdir} holds a run of another configuration "
-                        f"({lines}). Use a new --workdir, or the flags that "
-                        "run was started with.")
-  with tf.io.gfile.GFile(path + ".tmp", "w") as f:
-    json.dump(config.model_fingerprint() | {"full": json.loads(config.to_json())},
-              f, indent=2, sort_keys=True)
-  tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+# -------------------------------------------------------------------- loop
+class Trainer:
+  """Runs (or resumes) the schedule of one workdir."""
 
+  def __init__(self, config: Config, workdir: str,
+               stop: progress.StopSignal):
+    self.config, self.workdir, self.stop = config, workdir, stop
+    self.task = tasks.build(config, workdir)
+    self.real = tf.constant(self.task.real)
+    self.model = SeqGAN(config, self.task.vocab_size, self.task.start_token)
+    self.checkpoint = self.model.checkpoint()
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, os.path.join(workdir, workdir_lib.CHECKPOINTS),
+        max_to_keep=config.keep_checkpoints)
+    self.writer = tf.summary.create_file_writer(
+        os.path.join(workdir, "tensorboard"))
+    self.ticker = progress.Ticker(config.progress_secs)
+    self.mle_batches = len(self.task.real) // config.batch_size
 
-def _check_finite(metrics: Metrics, phase: str, step: int,
-                  manager: tf.train.CheckpointManager) -> None:
-  bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-  if bad:
-    raise TrainingDivergedError(
-        f"{phase} step {step}: {', '.join(bad)} is not finite. Training "
-        f"stopped; the last good checkpoint is {manager.latest_checkpoint}. "
-        "Lower the learning rate or change --seed, then resume or restart.")
-
-
-class _Progress:
-  """Rate and ETA for a long phase's log lines."""
-
-  def __init__(self, phase: str, total: int, start: int):
-    self.phase, self.total, self.start = phase, total, start
-    self.t0 = time.perf_counter()
-
-  def line(self, done: int, metrics: Metrics) -> str:
-    elapsed = time.perf_counter() - self.t0
-    rate = elapsed / max(done - self.start, 1)
-    eta = rate * (self.total - done)
-    values = " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
-    return (f"{self.phase} {done}/{self.total} {values} "
-            f"({rate:.2f} s/unit, eta {eta / 60:.1f} min)")
-
-
-def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
-  """Runs (or resumes) the whole schedule; returns the final metrics."""
-  if config.deterministic:
-    tf.config.experimental.enable_op_determinism()
-  keras.utils.set_random_seed(config.seed)
-  check_workdir(config, workdir)
-
-  task = tasks.build(config, workdir)
-  real = tf.constant(task.real)
-  model = SeqGAN(config, task.vocab_size, task.start_token)
-  checkpoint = tf.train.Checkpoint(
-      generator=model.generator, rollout_policy=model.rollout_policy,
-      discriminator=model.discriminator, mle_optimizer=model.mle_optimizer,
-      pg_optimizer=model.pg_optimizer, dis_optimizer=model.dis_optimizer,
-      mle_epochs_done=model.mle_epochs_done,
-      dis_pretrain_steps_done=model.dis_pretrain_steps_done,
-      adv_iterations_done=model.adv_iterations_done)
-  manager = tf.train.CheckpointManager(
-      checkpoint, os.path.join(workdir, "checkpoints"),
-      max_to_keep=config.keep_checkpoints)
-  if manager.latest_checkpoint:
-    try:
-      checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.InvalidArgumentError) as e:
-      raise ConfigError(f"checkpoint {manager.latest_checkpoint} does not fit "
-                        f"this configuration ({e}). Use a new --workdir.") from e
+  # ---------------------------------------------------------------- state
+  def restore(self) -> None:
+    model, config = self.model, self.config
+    restored = workdir_lib.restore_latest(self.checkpoint, self.manager)
+    if restored is None:
+      return
     # Keras keeps learning rates in (checkpointed) variables: the flags win.
     model.mle_optimizer.learning_rate = config.gen_learning_rate
     model.pg_optimizer.learning_rate = config.gen_learning_rate
     model.dis_optimizer.learning_rate = config.dis_learning_rate
     logging.info("Resumed from %s: %d MLE epochs, %d D pre-training steps, "
-                 "%d adversarial iterations done.", manager.latest_checkpoint,
+                 "%d adversarial iterations done%s.", restored,
                  int(model.mle_epochs_done), int(model.dis_pretrain_steps_done),
-                 int(model.adv_iterations_done))
-  writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
-  metrics_path = os.path.join(workdir, "eval_metrics.jsonl")
+                 int(model.adv_iterations_done), self._where())
 
-  def evaluate(global_step: int, phase: str, final: bool = False) -> Metrics:
+  def _where(self) -> str:
+    phase, *counters = [int(v) for v in self.model.position.numpy()]
+    if phase == 0:
+      return ""
+    return f"; inside the next {PHASE_NAMES[phase]} unit at {counters}"
+
+  def save(self, why: str) -> str:
+    path = self.manager.save()
+    logging.info("Checkpoint %s written (%s).", path, why)
+    return path
+
+  def _counters(self, phase: int) -> list[int]:
+    """Where to start inside the next unit of `phase` (zeros: its start)."""
+    position = [int(v) for v in self.model.position.numpy()]
+    return position[1:] if position[0] == phase else [0] * (POSITION_SIZE - 1)
+
+  def _check_stop(self, counters: Callable[[], list[int]]) -> None:
+    if self.stop.requested:
+      raise _Stop(counters())
+
+  def _batches(self, dataset: tf.data.Dataset, start: int, total: int,
+               what: str, counters: Callable[[int], list[int]]):
+    """Yields (index, batch) from batch `start` on, checking for a stop."""
+    for index, batch in enumerate(dataset.skip(start), start=start):
+      self._check_stop(lambda: counters(index))
+      yield index, batch
+      self.ticker.tick(what, index + 1, total)
+
+  # ---------------------------------------------------------------- units
+  def mle_epoch(self, epoch: int, counters: list[int]) -> Metrics:
+    config = self.config
+    dataset = input_pipeline.mle_dataset(self.real, config.batch_size,
+                                         int_seed(config, MLE, epoch))
+    what = f"mle epoch {epoch + 1}, batch"
+    for _, tokens in self._batches(dataset, counters[0], self.mle_batches,
+                                   what, lambda b: [b, 0, 0, 0]):
+      self.model.mle_step(tokens)
+    return self.model.read_trackers("mle_loss")
+
+  def _dis_data(self, path: tuple[int, ...]) -> tuple[tf.Tensor, tf.Tensor]:
+    """Fresh negatives from G, and as many real sequences (equal classes)."""
+    config = self.config
+    fake = self.model.sample(config.num_negatives,
+                             stateless_seed(config, *path, 0))
+    positives = self.real
+    if self.real.shape[0] > config.num_negatives:
+      rng = np.random.default_rng(int_seed(config, *path, 2))
+      positives = tf.gather(self.real, rng.choice(
+          self.real.shape[0], config.num_negatives, False))
+    return positives, fake
+
+  def train_dis(self, path: tuple[int, ...], start: list[int],
+                counters: Callable[[int, int], list[int]], what: str) -> None:
+    """One D step: fresh negatives, then --dis_epochs epochs from `start`."""
+    config = self.config
+    positives, fake = self._dis_data(path)
+    batches = (positives.shape[0] + fake.shape[0]) // config.batch_size
+    for epoch in range(start[0], config.dis_epochs):
+      dataset = input_pipeline.dis_dataset(positives, fake, config.batch_size,
+                                           int_seed(config, *path, epoch))
+      seed = stateless_seed(config, *path, 1, epoch)
+      first = start[1] if epoch == start[0] else 0
+      for step, (tokens, labels) in self._batches(
+          dataset, first, batches, f"{what}, D epoch {epoch + 1}, batch",
+          lambda b, e=epoch: counters(e, b)):
+        self.model.dis_step(tokens, labels, seed, tf.constant(step, tf.int32))
+
+  def dis_pretrain_step(self, step: int, counters: list[int]) -> Metrics:
+    self.train_dis((DIS_PRETRAIN, step), counters[:2],
+                   lambda e, b: [e, b, 0, 0], f"D pre-training step {step + 1}")
+    return self.model.read_trackers(*DIS_METRICS)
+
+  def adversarial_iteration(self, it: int, counters: list[int]) -> Metrics:
+    """{g-steps of policy gradient; d-steps of D}, from `counters` on."""
+    config, model = self.config, self.model
+    g_start, d_start, epoch, batch = counters
+    if it == 0 and not any(counters):
+      model.update_rollout_policy(rate=0.0)  # G_beta starts as a copy of G
+    for g in range(g_start, config.adv_g_steps):
+      self._check_stop(lambda: [g, 0, 0, 0])
+      model.adversarial_generator_step(
+          stateless_seed(config, ADVERSARIAL, it, 0, g))
+    for d in range(d_start, config.adv_d_steps):
+      start = [epoch, batch] if d == d_start else [0, 0]
+      self.train_dis((ADVERSARIAL, it, 1, d), start,
+                     lambda e, b, d=d: [config.adv_g_steps, d, e, b],
+                     f"iteration {it + 1}, D step {d + 1}")
+    return model.read_trackers(*PG_METRICS, *DIS_METRICS)
+
+  # ---------------------------------------------------------------- phases
+  def run_phase(self, phase: int, done: tf.Variable, total: int,
+                unit: Callable[[int, list[int]], Metrics], prefix: str,
+                first_step: int | None) -> None:
+    """The one loop of every phase: units, checks, logs, evals, checkpoints.
+
+    `first_step` is the global step of this phase's unit 0 on the evaluation
+    axis (None: the phase is not evaluated).
+    """
+    config = self.config
+    start = int(done)
+    clock = progress.PhaseClock(UNIT_NAMES[phase], total, start)
+    for index in range(start, total):
+      self.ticker.restart()
+      try:
+        metrics = unit(index, self._counters(phase))
+      except _Stop as stop:
+        self.model.position.assign([phase, *stop.counters])
+        path = self.save(f"stopped by {self.stop.requested} inside "
+                         f"{PHASE_NAMES[phase]} unit {index + 1}")
+        raise StoppedError(
+            f"Stopped by {self.stop.requested}; {path} holds the position "
+            f"inside {PHASE_NAMES[phase]} unit {index + 1}. Run the same "
+            "command to resume from there.", self.stop.requested) from None
+      self._check_finite(metrics, phase, index + 1)
+      done.assign(index + 1)
+      self.model.position.assign(tf.zeros([POSITION_SIZE], tf.int64))
+      step = index + 1 if first_step is None else first_step + index + 1
+      self.write_scalars(step, prefix, metrics)
+      logging.info(clock.line(index + 1, metrics))
+      last = index + 1 == total
+      if first_step is not None and ((index + 1) % config.eval_every == 0
+                                     or last):
+        self.evaluate(step, EVAL_LABELS[phase])
+      if (index + 1) % config.checkpoint_every == 0 or last:
+        self.save(f"{PHASE_NAMES[phase]} {index + 1}/{total}")
+
+  def _check_finite(self, metrics: Metrics, phase: int, step: int) -> None:
+    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+    limit = MAX_NLL_OVER_UNIFORM * math.log(self.task.vocab_size)
+    if metrics.get("mle_loss", 0.0) > limit:
+      bad.append(f"mle_loss ({metrics['mle_loss']:.4g} > {limit:.4g}, "
+                 f"{MAX_NLL_OVER_UNIFORM:g} x a uniform guess)")
+    if bad:
+      raise TrainingDivergedError(
+          f"{PHASE_NAMES[phase]} step {step}: {', '.join(bad)} is not finite "
+          f"or has exploded. Training stopped; the last good checkpoint is "
+          f"{self.manager.latest_checkpoint}. Lower the learning rate or "
+          "change --seed, then resume or restart.")
+
+  # ---------------------------------------------------------------- output
+  def write_scalars(self, step: int, prefix: str, metrics: Metrics) -> None:
+    with self.writer.as_default(step=step):
+      for k, v in metrics.items():
+        tf.summary.scalar(f"{prefix}/{k}", v)
+
+  def evaluate(self, global_step: int, phase: str,
+               final: bool = False) -> Metrics:
     """Task metrics of G, to TensorBoard, eval_metrics.jsonl and the log."""
     t0 = time.perf_counter()
-    metrics, texts = task.evaluate(
-        model.generator, stateless_seed(config, EVAL, global_step, int(final)),
-        final)
-    with writer.as_default(step=global_step):
+    metrics, texts = self.task.evaluate(
+        self.model.generator,
+        stateless_seed(self.config, EVAL, global_step, int(final)), final)
+    with self.writer.as_default(step=global_step):
       for name, value in metrics.items():
         tf.summary.scalar(("final/" if final else "") + name, value)
       tf.summary.text("samples", tf.constant(texts))
-    with tf.io.gfile.GFile(metrics_path, "a") as f:
+    with tf.io.gfile.GFile(os.path.join(self.workdir, "eval_metrics.jsonl"),
+                           "a") as f:
       f.write(json.dumps({"global_step": global_step, "phase": phase,
                           "final": final, **metrics}) + "\n")
     logging.info("[%s] global step %d: %s (%.1f s)", phase, global_step,
@@ -356,95 +313,139 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
       logging.info("  sample: %s", text)
     return metrics
 
-  def write_scalars(step: int, prefix: str, metrics: Metrics) -> None:
-    with writer.as_default(step=step):
-      for k, v in metrics.items():
-        tf.summary.scalar(f"{prefix}/{k}", v)
+  def write_hparams(self) -> None:
+    """The run's configuration and headline metrics for HParams."""
+    from tensorboard.plugins.hparams import api as hp  # pylint: disable=g-import-not-at-top
+    values = {k: (str(v) if isinstance(v, (tuple, list)) else v)
+              for k, v in json.loads(self.config.to_json()).items()}
+    metrics = [hp.Metric(("final/" if final else "") + name)
+               for final in (True, False) for name in self.task.metric_names]
+    with self.writer.as_default(step=0):
+      hp.hparams_config(hparams=[hp.HParam(k) for k in values],
+                        metrics=metrics)
+      hp.hparams(values, trial_id=os.path.basename(
+          os.path.abspath(self.workdir)))
 
-  def train_dis(step_seed: tuple[int, ...]) -> Metrics:
-    """Fresh negatives, then --dis_epochs epochs over real + fake."""
-    fake = model.sample(config.num_negatives,
-                        stateless_seed(config, *step_seed, 0))
-    # Equal classes, as the authors train D: a fresh subset of the real set
-    # when it is larger than the negatives (real text corpora).
-    positives = real
-    if real.shape[0] > config.num_negatives:
-      rng = np.random.default_rng(int_seed(config, *step_seed, 2))
-      positives = tf.gather(real, rng.choice(real.shape[0],
-                                             config.num_negatives, False))
-    for epoch in range(config.dis_epochs):
-      ds = input_pipeline.dis_dataset(positives, fake, config.batch_size,
-                                      int_seed(config, *step_seed, epoch))
-      model.dis_epoch(ds, stateless_seed(config, *step_seed, 1, epoch))
-    return model.read_trackers("dis_loss", "dis_acc_real", "dis_acc_fake")
+  # ---------------------------------------------------------------- estimate
+  def estimate(self) -> None:
+    """Times each kind of step once (then undoes it) and logs the ETA."""
+    config, model = self.config, self.model
+    schedule = self.schedule_left()
+    times = progress.StepTimes()
+    snapshot = model.snapshot()
 
-  # ---- 1. MLE pre-training of G.
-  start = int(model.mle_epochs_done)
-  if start == 0 and config.pretrain_gen_epochs > 0:
-    evaluate(0, "mle")
-  progress = _Progress("mle epoch", config.pretrain_gen_epochs, start)
-  for epoch in range(start, config.pretrain_gen_epochs):
-    model.mle_epoch(input_pipeline.mle_dataset(real, config.batch_size,
-                                               int_seed(config, MLE, epoch)))
-    metrics = model.read_trackers("mle_loss")
-    _check_finite(metrics, "MLE pre-training", epoch + 1, manager)
-    model.mle_epochs_done.assign(epoch + 1)
-    write_scalars(epoch + 1, "generator", metrics)
-    logging.info(progress.line(epoch + 1, metrics))
-    last = epoch + 1 == config.pretrain_gen_epochs
-    if (epoch + 1) % config.eval_every == 0 or last:
-      evaluate(epoch + 1, "mle")
-    if (epoch + 1) % config.checkpoint_every == 0 or last:
-      manager.save()
-  mle_end = config.pretrain_gen_epochs
+    def timed(fn: Callable[[], Any]) -> float:
+      fn()                              # traces (needed later anyway)
+      t0 = time.perf_counter()
+      fn()
+      return time.perf_counter() - t0
 
-  # ---- 2. D pre-training on fresh negatives.
-  start = int(model.dis_pretrain_steps_done)
-  progress = _Progress("D pre-training step", config.pretrain_dis_steps, start)
-  for step in range(start, config.pretrain_dis_steps):
-    metrics = train_dis((DIS_PRETRAIN, step))
-    _check_finite(metrics, "D pre-training", step + 1, manager)
-    model.dis_pretrain_steps_done.assign(step + 1)
-    write_scalars(step + 1, "dis_pretrain", metrics)
-    logging.info(progress.line(step + 1, metrics))
-    if ((step + 1) % config.checkpoint_every == 0
-        or step + 1 == config.pretrain_dis_steps):
-      manager.save()
+    if schedule.mle_epochs:
+      tokens = self.real[:config.batch_size]
+      times.mle_batch = timed(lambda: model.mle_step(tokens))
+    if schedule.dis_pretrain_steps or schedule.adv_iterations:
+      seed = stateless_seed(config, EVAL, -1)
+      times.negatives = timed(lambda: model.sample(config.num_negatives, seed))
+      tokens = self.real[:config.batch_size]
+      labels = tf.ones([config.batch_size], tf.int32)
+      times.dis_batch = timed(lambda: model.dis_step(
+          tokens, labels, seed, tf.constant(0, tf.int32)))
+    if schedule.adv_iterations:
+      times.generator_step = timed(
+          lambda: model.adversarial_generator_step(seed))
+    if schedule.evaluations:
+      times.evaluation = timed(lambda: self.task.evaluate(
+          model.generator, stateless_seed(config, EVAL, -2), False))
+    model.restore_snapshot(snapshot)
+    progress.log_estimate(schedule, times)
 
-  # ---- 3. Adversarial training.
-  start = int(model.adv_iterations_done)
-  if start == 0 and config.adv_iterations > 0:
-    model.update_rollout_policy(rate=0.0)  # G_beta starts as a copy of G
-  progress = _Progress("adversarial iteration", config.adv_iterations, start)
-  for it in range(start, config.adv_iterations):
-    metrics = {}
-    for g in range(config.adv_g_steps):
-      out = model.adversarial_generator_step(
-          stateless_seed(config, ADVERSARIAL, it, 0, g))
-      metrics = {k: float(v) for k, v in out.items()}
-    for d in range(config.adv_d_steps):
-      metrics |= train_dis((ADVERSARIAL, it, 1, d))
-    _check_finite(metrics, "adversarial", it + 1, manager)
-    model.adv_iterations_done.assign(it + 1)
-    global_step = mle_end + it + 1
-    write_scalars(global_step, "adversarial", metrics)
-    logging.info(progress.line(it + 1, metrics))
-    last = it + 1 == config.adv_iterations
-    if (it + 1) % config.eval_every == 0 or last:
-      evaluate(global_step, "adversarial")
-    if (it + 1) % config.checkpoint_every == 0 or last:
-      manager.save()
+  def schedule_left(self) -> progress.Schedule:
+    config, model = self.config, self.model
+    mle = config.pretrain_gen_epochs - int(model.mle_epochs_done)
+    adv = config.adv_iterations - int(model.adv_iterations_done)
+    evals = (max(mle, 0) + max(adv, 0)) // config.eval_every
+    real = min(len(self.task.real), config.num_negatives)
+    return progress.Schedule(
+        mle_epochs=max(mle, 0), mle_batches=self.mle_batches,
+        dis_pretrain_steps=max(config.pretrain_dis_steps
+                               - int(model.dis_pretrain_steps_done), 0),
+        dis_epochs=config.dis_epochs,
+        dis_batches=(real + config.num_negatives) // config.batch_size,
+        adv_iterations=max(adv, 0), adv_g_steps=config.adv_g_steps,
+        adv_d_steps=config.adv_d_steps, evaluations=evals,
+        final_evaluation_scale=self.task.final_evaluation_scale)
 
-  # ---- Final figures (synthetic: NLL-oracle on --final_nll_samples).
-  final_step = mle_end + config.adv_iterations
-  results = evaluate(final_step, "final", final=True)
-  results["global_step"] = final_step
-  writer.flush()
-  tmp = os.path.join(workdir, "results.json.tmp")
-  with tf.io.gfile.GFile(tmp, "w") as f:
-    json.dump(results, f, indent=2)
-  tf.io.gfile.rename(tmp, os.path.join(workdir, "results.json"), overwrite=True)
-  path = export.export(serving_module(config, workdir, model.generator),
-                       os.path.join(workdir, "export"), config.export_name)
-  logging.info("Done: %s. Generator exported to %s", json.dumps(results), path)
-  return results
+  # ---------------------------------------------------------------- run
+  def run(self) -> dict[str, Any]:
+    config, model = self.config, self.model
+    final_step = config.pretrain_gen_epochs + config.adv_iterations
+    self.restore()
+    results_path = os.path.join(self.workdir, workdir_lib.RESULTS_FILE)
+    if (int(model.mle_epochs_done) >= config.pretrain_gen_epochs
+        and int(model.dis_pretrain_steps_done) >= config.pretrain_dis_steps
+        and int(model.adv_iterations_done) >= config.adv_iterations
+        and tf.io.gfile.exists(results_path)):
+      results = workdir_lib.read_json(
+          results_path, "Move it away to evaluate and export the run again.")
+      if results.get("global_step") == final_step:
+        logging.info("Nothing to do: the run is complete; results in %s: %s",
+                     results_path, json.dumps(results))
+        return results
+    self.write_hparams()
+    self.estimate()
+
+    if int(model.mle_epochs_done) == 0 and not any(self._counters(MLE)):
+      if config.pretrain_gen_epochs > 0:
+        self.evaluate(0, EVAL_LABELS[MLE])
+    self.run_phase(MLE, model.mle_epochs_done, config.pretrain_gen_epochs,
+                   self.mle_epoch, "generator", first_step=0)
+    self.run_phase(DIS_PRETRAIN, model.dis_pretrain_steps_done,
+                   config.pretrain_dis_steps, self.dis_pretrain_step,
+                   "dis_pretrain", first_step=None)
+    self.run_phase(ADVERSARIAL, model.adv_iterations_done,
+                   config.adv_iterations, self.adversarial_iteration,
+                   "adversarial", first_step=config.pretrain_gen_epochs)
+    return self.finish(final_step)
+
+  def finish(self, final_step: int) -> dict[str, Any]:
+    """Final figures, results.json and the export (with any warning)."""
+    results = self.evaluate(final_step, "final", final=True)
+    results["global_step"] = final_step
+    warnings = []
+    if results.get("distinct", 1.0) < MIN_DISTINCT:
+      warnings.append(
+          f"the generator has collapsed: only {results['distinct']:.1%} of its "
+          "final samples are distinct, so its scores do not measure a useful "
+          "model. Lower the learning rates, or train again from an earlier "
+          "checkpoint.")
+    for warning in warnings:
+      logging.warning("WARNING: %s", warning)
+    if warnings:
+      results["warnings"] = warnings
+    self.writer.flush()
+    path = export.export(serving_module(self.config, self.workdir,
+                                        self.model.generator),
+                         os.path.join(self.workdir, "export"),
+                         self.config.export_name)
+    results["export"] = path
+    workdir_lib.write_atomic(os.path.join(self.workdir,
+                                          workdir_lib.RESULTS_FILE),
+                             json.dumps(results, indent=2))
+    logging.info("Done: %s. Generator exported to %s%s", json.dumps(results),
+                 path, " (with the WARNING above)" if warnings else "")
+    return results
+
+
+def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
+  """Runs (or resumes) the whole schedule; returns the final metrics.
+
+  Raises:
+    StoppedError: SIGTERM or SIGINT arrived; a checkpoint holds the position.
+    TrainingDivergedError: a loss became non-finite or exploded.
+  """
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  keras.utils.set_random_seed(config.seed)
+  check_workdir(config, workdir)
+  with progress.StopSignal() as stop:
+    return Trainer(config, workdir, stop).run()

@@ -68,3 +68,23 @@ def numpy_oracle_log_probs(params: dict, tokens: np.ndarray,
 def pytest_collection_modifyitems(items):
   # tf.test.TestCase.test_session is a context manager, not a test.
   items[:] = [item for item in items if item.name != "test_session"]
+
+
+def smoke_config(**changes):
+  """flags/smoke.flags as a Config, with `changes` applied."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from seqgan_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+  values = {}
+  defaults = {f.name: f.default for f in dataclasses.fields(config_lib.Config)}
+  for line in (REPO / "flags" / "smoke.flags").read_text().splitlines():
+    if not line.startswith("--"):
+      continue
+    name, value = line[2:].split("=", 1)
+    default = defaults[name]
+    if isinstance(default, bool):
+      values[name] = value == "true"
+    elif isinstance(default, tuple):
+      values[name] = tuple(int(v) for v in value.split(","))
+    else:
+      values[name] = type(default)(value)
+  return config_lib.replace(config_lib.Config(), **{**values, **changes})

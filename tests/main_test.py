@@ -2,13 +2,16 @@
 
 Runs `python -m seqgan_tf.main --flagfile=flags/smoke.flags` in subprocesses:
 a whole run with its TensorBoard events, checkpoints and samples; resumption
-(exact under --deterministic); and each kind of bad input.
+from the workdir alone; SIGTERM; and each kind of bad input (the exactness of
+resuming is tested in-process, in train_loop_test.py).
 """
 
 import glob
 import json
 import os
+import pathlib
 import pickle
+import signal
 import subprocess
 import sys
 
@@ -40,12 +43,27 @@ def read_events(workdir):
   return series
 
 
+def plugins_in_events(workdir):
+  """The TensorBoard plugins that the run's event files carry data for."""
+  names = set()
+  for path in glob.glob(os.path.join(workdir, "tensorboard", "events.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        names.add(value.metadata.plugin_data.plugin_name)
+  return names
+
+
 class SmokeRunTest(tf.test.TestCase):
 
   def test_run_writes_events_checkpoints_samples_then_resumes(self):
     workdir = self.create_tempdir().full_path
-    code, out = run_main(workdir, *SMOKE)
+    code, out = run_main(workdir, *SMOKE, "--progress_secs=1e-9")
     self.assertEqual(code, 0, out)
+    self.assertIn("Estimated time of the rest of the run on this machine", out)
+    self.assertIn("  mle epoch 1, batch: 1/8", out)     # inside a unit
+    self.assertIn("  D pre-training step 1, D epoch 1, batch: 1/", out)
+    self.assertIn("Checkpoint " + os.path.join(workdir, "checkpoints",
+                                               "ckpt-1") + " written", out)
     with open(os.path.join(workdir, "results.json")) as f:
       results = json.load(f)
     self.assertEqual(results["global_step"], 4 + 3)   # MLE epochs + iterations
@@ -60,6 +78,7 @@ class SmokeRunTest(tf.test.TestCase):
     for tag in ("generator/mle_loss", "dis_pretrain/dis_acc_real",
                 "adversarial/reward_mean", "adversarial/dis_acc_fake"):
       self.assertIn(tag, events)
+    self.assertIn("hparams", plugins_in_events(workdir))
     sample_text = events["samples"][-1][1].reshape(-1)[0].decode()
     self.assertLen(sample_text.split(), 8)            # seq_length ids
     self.assertTrue(glob.glob(os.path.join(workdir, "checkpoints", "ckpt-*")))
@@ -68,31 +87,46 @@ class SmokeRunTest(tf.test.TestCase):
     code, out = run_main(workdir, *SMOKE, "--adv_iterations=4")
     self.assertEqual(code, 0, out)
     self.assertIn("3 adversarial iterations done", out)
-    self.assertNotIn("mle epoch", out)
+    self.assertNotIn("MLE epoch 1/", out)
     self.assertIn("adversarial iteration 4/4", out)
     with open(os.path.join(workdir, "results.json")) as f:
       self.assertEqual(json.load(f)["global_step"], 4 + 4)
 
-  def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(self):
-    flags = SMOKE + ["--deterministic"]
-    whole = self.create_tempdir().full_path
-    self.assertEqual(run_main(whole, *flags)[0], 0)
-    # The same schedule in three pieces: stop mid-MLE, then mid-adversarial.
-    pieces = self.create_tempdir().full_path
-    code, out = run_main(pieces, *flags, "--pretrain_gen_epochs=2",
-                         "--pretrain_dis_steps=0", "--adv_iterations=0")
+    # The workdir alone is enough to resume, export and sample.
+    code, out = run_main(workdir)
     self.assertEqual(code, 0, out)
-    code, out = run_main(pieces, *flags, "--adv_iterations=1")
+    self.assertIn("Nothing to do: the run is complete", out)
+    code, out = run_main(workdir, "--mode=export")
     self.assertEqual(code, 0, out)
-    self.assertIn("2 MLE epochs, 0 D pre-training steps", out)
-    code, out = run_main(pieces, *flags)
+    self.assertTrue(os.path.isdir(
+        os.path.join(workdir, "export", "seqgan_synthetic", "3")))
+    code, out = run_main(workdir, "--mode=sample", "--num_samples=2")
     self.assertEqual(code, 0, out)
-    self.assertIn("1 adversarial iterations done", out)
-    results = []
-    for workdir in (whole, pieces):
-      with open(os.path.join(workdir, "results.json")) as f:
-        results.append(json.load(f))
-    self.assertEqual(results[0]["nll_oracle"], results[1]["nll_oracle"])
+    lines = [l for l in out.splitlines() if l and l.split()[0].isdigit()]
+    self.assertLen(lines, 2)
+    self.assertLen(lines[0].split(), 8)
+    # A real conflict is still refused.
+    code, out = run_main(workdir, "--mode=export", "--vocab_size=64")
+    self.assertEqual(code, 2, out)
+    self.assertIn("--vocab_size: workdir has 32, flags give 64", out)
+
+    # Damaged files: one clear error each, the file kept as it was.
+    results_path = os.path.join(workdir, "results.json")
+    with open(results_path, "w") as f:
+      f.write("{not json")
+    code, out = run_main(workdir)
+    self.assertEqual(code, 2, out)
+    self.assertIn(f"{results_path} is unreadable", out)
+    self.assertNotIn("Traceback", out)
+    with open(results_path) as f:
+      self.assertEqual(f.read(), "{not json")
+    version = os.path.join(workdir, "export", "seqgan_synthetic", "3")
+    with open(os.path.join(version, "saved_model.pb"), "wb") as f:
+      f.write(b"garbage")
+    code, out = run_main(workdir, "--mode=sample")
+    self.assertEqual(code, 3, out)
+    self.assertIn(f"{version} is not a readable SavedModel", out)
+    self.assertNotIn("Traceback", out)
 
 
 class BadInputTest(tf.test.TestCase):
@@ -134,17 +168,94 @@ class BadInputTest(tf.test.TestCase):
     self.assertEqual(sorted(os.listdir(os.path.join(workdir, "checkpoints"))),
                      before)
 
-  def test_nan_loss_stops_with_phase_and_keeps_last_good_checkpoint(self):
+  def test_damaged_config_json_is_reported_and_kept(self):
     workdir = self.create_tempdir().full_path
-    short = ["--pretrain_dis_steps=0", "--adv_iterations=0"]
-    code, _ = run_main(workdir, *SMOKE, "--pretrain_gen_epochs=2", *short)
-    self.assertEqual(code, 0)
-    code, out = run_main(workdir, *SMOKE, "--pretrain_gen_epochs=4", *short,
-                         "--gen_learning_rate=1e30")
-    self.assertEqual(code, 4, out)
-    self.assertIn("MLE pre-training step 3: mle_loss is not finite", out)
-    with open(os.path.join(workdir, "checkpoints", "checkpoint")) as f:
-      self.assertIn('model_checkpoint_path: "ckpt-2"', f.read())
+    path = os.path.join(workdir, "config.json")
+    with open(path, "w") as f:
+      f.write('{"task": ')
+    code, out = run_main(workdir, *SMOKE)
+    self.assertEqual(code, 2, out)
+    self.assertIn(f"{path} is unreadable", out)
+    self.assertNotIn("Traceback", out)
+    with open(path) as f:
+      self.assertEqual(f.read(), '{"task": ')
+
+  def test_truncated_newest_checkpoint_resumes_from_previous_and_is_kept(self):
+    workdir = self.create_tempdir().full_path
+    code, out = run_main(workdir, *SMOKE, "--pretrain_gen_epochs=2",
+                         "--pretrain_dis_steps=0", "--adv_iterations=0")
+    self.assertEqual(code, 0, out)
+    data = glob.glob(os.path.join(workdir, "checkpoints", "ckpt-2.data-*"))[0]
+    size = os.path.getsize(data)
+    with open(data, "r+b") as f:
+      f.truncate(size // 2)                 # a crash or a full disk
+    code, out = run_main(workdir, *SMOKE)
+    self.assertEqual(code, 0, out)
+    self.assertIn("ckpt-2 is damaged", out)
+    self.assertIn("1 MLE epochs", out)      # resumed from ckpt-1
+    kept = glob.glob(os.path.join(workdir, "checkpoints", "damaged", "*",
+                                  os.path.basename(data)))
+    self.assertLen(kept, 1, out)
+    self.assertEqual(os.path.getsize(kept[0]), size // 2)
+
+  def test_crafted_pickle_runs_nothing(self):
+    tmp = self.create_tempdir().full_path
+    marker = os.path.join(tmp, "pwned")
+
+    class Exploit:
+      def __reduce__(self):
+        return (os.system, (f"touch {marker}",))
+
+    path = os.path.join(tmp, "oracle.pkl")
+    with open(path, "wb") as f:
+      pickle.dump([Exploit()], f)
+    code, out = run_main(os.path.join(tmp, "run"), *SMOKE,
+                         f"--oracle_params={path}")
+    self.assertEqual(code, 3, out)
+    self.assertIn("asks to call posix.system", out)
+    self.assertNotIn("Traceback", out)
+    self.assertFalse(os.path.exists(marker))
+
+  def test_sigterm_checkpoints_and_the_same_command_resumes(self):
+    workdir = self.create_tempdir().full_path
+    endless = [*SMOKE, "--pretrain_gen_epochs=100000", "--checkpoint_every=1000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqgan_tf.main", f"--workdir={workdir}",
+         *endless], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:        # wait until training is under way
+      seen.append(line)
+      if "MLE epoch 2/100000" in line:
+        break
+    proc.send_signal(signal.SIGTERM)
+    out = "".join(seen) + proc.communicate(timeout=120)[1]
+    self.assertEqual(proc.returncode, 128 + signal.SIGTERM, out)
+    self.assertIn("SIGTERM received: stopping at the next step boundary", out)
+    self.assertIn("written (stopped by SIGTERM inside MLE pre-training unit",
+                  out)
+    self.assertIn("Run the same command to resume from there.", out)
+    done = int(out.split("holds the position inside MLE pre-training unit "
+                         )[1].split(".")[0]) - 1
+    code, out = run_main(workdir, *endless,
+                         f"--pretrain_gen_epochs={done + 1}",
+                         "--pretrain_dis_steps=0", "--adv_iterations=0")
+    self.assertEqual(code, 0, out)
+    self.assertIn(f"{done} MLE epochs", out)
+    self.assertIn("inside the next MLE pre-training unit at", out)
+
+
+class CommandLineTest(tf.test.TestCase):
+
+  def test_help_lists_the_projects_flags_with_real_help(self):
+    script = pathlib.Path(sys.executable).parent / "seqgan"
+    for command in ([sys.executable, "-m", "seqgan_tf.main", "--help"],
+                    [str(script), "--help"]):
+      out = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                           timeout=60).stdout
+      self.assertIn("--task: <synthetic|obama|poems|coco|nottingham|text>",
+                    out, command)
+      self.assertIn("Monte Carlo completions per prefix", out, command)
+      self.assertIn("--rollout_num", out, command)
 
 
 if __name__ == "__main__":

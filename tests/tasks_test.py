@@ -50,7 +50,8 @@ class TextTaskEndToEndTest(tf.test.TestCase):
     write_corpus(corpus)
     workdir = os.path.join(tmp, "run")
     flags = ["--flagfile=flags/text_smoke.flags", f"--train_file={corpus}",
-             f"--tfds_dir={tmp}/tfds"]
+             f"--tfds_dir={tmp}/tfds", "--pretrain_gen_epochs=3",
+             "--eval_every=1"]
     code, out = run_main(workdir, *flags)
     self.assertEqual(code, 0, out)
     self.assertIn("unknown rate 0.00%", out)
@@ -74,6 +75,17 @@ class TextTaskEndToEndTest(tf.test.TestCase):
     code, out = run_main(workdir, *flags)
     self.assertEqual(code, 2, out)
     self.assertIn("vocab.txt does not match the vocabulary", out)
+
+    # A damaged vocabulary: one clear error naming it, the file kept.
+    vocab_path = os.path.join(workdir, "vocab.txt")
+    with open(vocab_path, "wb") as f:
+      f.write(b"\xff\xfe not utf-8")
+    code, out = run_main(workdir, *flags)
+    self.assertEqual(code, 2, out)
+    self.assertIn(f"{vocab_path} is unreadable", out)
+    self.assertNotIn("Traceback", out)
+    with open(vocab_path, "rb") as f:
+      self.assertEqual(f.read(), b"\xff\xfe not utf-8")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,5 @@
 """Training pieces: the roll-out policy update, the policy gradient, D's step."""
 
-import json
-
 import numpy as np
 import tensorflow as tf
 
@@ -98,40 +96,6 @@ class AdversarialStepTest(tf.test.TestCase):
     self.assertGreater(metrics["dis_acc_fake"], 0.9)
     self.assertGreater(float(model.discriminator.prob_real(real[:1])[0]), 0.5)
     self.assertLess(float(model.discriminator.prob_real(fake[:1])[0]), 0.5)
-
-
-class WorkdirTest(tf.test.TestCase):
-
-  def test_other_config_in_workdir_is_refused(self):
-    workdir = self.create_tempdir().full_path
-    train.check_workdir(TINY, workdir)
-    train.check_workdir(config_lib.replace(TINY, adv_iterations=7), workdir)
-    with self.assertRaisesRegex(config_lib.ConfigError,
-                                "vocab_size: workdir has 12, flags give 13"):
-      train.check_workdir(config_lib.replace(TINY, vocab_size=13), workdir)
-    with open(f"{workdir}/config.json") as f:
-      self.assertEqual(json.load(f)["vocab_size"], 12)  # not overwritten
-
-  def test_fields_newer_than_a_run_compare_as_their_defaults(self):
-    workdir = self.create_tempdir().full_path
-    train.check_workdir(TINY, workdir)
-    with open(f"{workdir}/config.json") as f:
-      saved = json.load(f)
-    del saved["text_unit"]                 # as if saved by an older version
-    with open(f"{workdir}/config.json", "w") as f:
-      json.dump(saved, f)
-    train.check_workdir(TINY, workdir)     # default "line": the same run
-    with self.assertRaisesRegex(config_lib.ConfigError, "--text_unit"):
-      train.check_workdir(config_lib.replace(TINY, text_unit="paragraph"),
-                          workdir)
-
-  def test_derived_and_explicit_paper_kernels_are_the_same_run(self):
-    workdir = self.create_tempdir().full_path
-    paper = config_lib.replace(config_lib.Config(), seq_length=20)
-    train.check_workdir(paper, workdir)
-    train.check_workdir(config_lib.replace(
-        paper, dis_filter_sizes=config_lib.PAPER_FILTER_SIZES,
-        dis_num_filters=config_lib.PAPER_NUM_FILTERS), workdir)
 
 
 class ConfigTest(tf.test.TestCase):

@@ -1,0 +1,145 @@
+"""What a long run tells its user: progress, ETAs, and a clean stop on signals."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import threading
+import time
+
+from absl import logging
+
+
+class StopSignal:
+  """SIGTERM and SIGINT ask the run to stop at the next step boundary.
+
+  The first signal sets `requested`; the loop then writes a checkpoint and
+  exits. A second one stops at once (KeyboardInterrupt), losing the work since
+  the last checkpoint. Used as a context manager; outside the main thread
+  (where Python cannot install handlers) it never fires.
+  """
+
+  def __init__(self):
+    self.requested: str | None = None
+    self._previous = {}
+
+  def __enter__(self) -> "StopSignal":
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc) -> None:
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+    self._previous = {}
+
+  def _handle(self, signum, frame) -> None:
+    del frame
+    if self.requested:
+      raise KeyboardInterrupt
+    self.requested = signal.Signals(signum).name
+    logging.warning("%s received: stopping at the next step boundary after a "
+                    "checkpoint (send it again to stop at once and lose the "
+                    "work since the last checkpoint).", self.requested)
+
+
+def duration(seconds: float) -> str:
+  """'42 s', '12.5 min' or '3.2 h'."""
+  if seconds < 120:
+    return f"{seconds:.0f} s"
+  if seconds < 7200:
+    return f"{seconds / 60:.1f} min"
+  return f"{seconds / 3600:.1f} h"
+
+
+class Ticker:
+  """A progress line every `every` seconds inside a long unit of work."""
+
+  def __init__(self, every: float):
+    self.every = every
+    self._last = time.perf_counter()
+    self._start = self._last
+    self._count = 0
+
+  def restart(self) -> None:
+    self._start = self._last = time.perf_counter()
+    self._count = 0
+
+  def tick(self, what: str, done: int, total: int) -> None:
+    """After step `done` of `total` of `what`: maybe logs rate and ETA."""
+    now = time.perf_counter()
+    self._count += 1
+    if now - self._last < self.every:
+      return
+    self._last = now
+    per_step = (now - self._start) / self._count
+    logging.info("  %s: %d/%d (%.0f ms/step, %s left of it)", what, done,
+                 total, 1e3 * per_step, duration(per_step * (total - done)))
+
+
+@dataclasses.dataclass
+class StepTimes:
+  """Seconds of each kind of work, measured on this machine at start-up."""
+  mle_batch: float = 0.0
+  dis_batch: float = 0.0
+  negatives: float = 0.0          # sampling --num_negatives sequences
+  generator_step: float = 0.0     # sample, roll-out rewards, PG update
+  evaluation: float = 0.0
+
+
+@dataclasses.dataclass
+class Schedule:
+  """The work left in each phase, in the units the loop counts."""
+  mle_epochs: int
+  mle_batches: int                # per epoch
+  dis_pretrain_steps: int
+  dis_epochs: int                 # per D step
+  dis_batches: int                # per D epoch
+  adv_iterations: int
+  adv_g_steps: int
+  adv_d_steps: int
+  evaluations: int
+  final_evaluation_scale: float   # cost of the final evaluation / a normal one
+
+  def seconds(self, t: StepTimes) -> dict[str, float]:
+    """Estimated seconds of each phase and of the evaluations."""
+    dis_step = t.negatives + self.dis_epochs * self.dis_batches * t.dis_batch
+    return {
+        "MLE": self.mle_epochs * self.mle_batches * t.mle_batch,
+        "D pre-training": self.dis_pretrain_steps * dis_step,
+        "adversarial": self.adv_iterations * (
+            self.adv_g_steps * t.generator_step + self.adv_d_steps * dis_step),
+        "evaluation": t.evaluation * (self.evaluations
+                                      + self.final_evaluation_scale),
+    }
+
+
+def log_estimate(schedule: Schedule, times: StepTimes) -> None:
+  parts = schedule.seconds(times)
+  measured = {"MLE batch": times.mle_batch, "D batch": times.dis_batch,
+              "sampling the negatives": times.negatives,
+              "G step": times.generator_step, "evaluation": times.evaluation}
+  logging.info(
+      "Estimated time of the rest of the run on this machine: %s (%s). "
+      "Measured: %s.", duration(sum(parts.values())),
+      ", ".join(f"{k} {duration(v)}" for k, v in parts.items() if v > 0),
+      ", ".join(f"{k} {v * 1e3:.0f} ms" if v < 1 else f"{k} {v:.2f} s"
+                for k, v in measured.items() if v > 0))
+
+
+class PhaseClock:
+  """Seconds per unit of a phase: the last unit's and the mean."""
+
+  def __init__(self, name: str, total: int, start: int):
+    self.name, self.total, self.start = name, total, start
+    self._t0 = self._last = time.perf_counter()
+
+  def line(self, done: int, metrics: dict[str, float]) -> str:
+    now = time.perf_counter()
+    last, self._last = now - self._last, now
+    mean = (now - self._t0) / max(done - self.start, 1)
+    values = " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+    return (f"{self.name} {done}/{self.total} {values} ({last:.1f} s this "
+            f"unit, {mean:.1f} s mean, phase eta "
+            f"{duration(mean * (self.total - done))})")

@@ -1,0 +1,216 @@
+"""The training state: players, optimisers, progress, and the compiled steps.
+
+`SeqGAN` alone knows what a checkpoint holds (`checkpoint()`); the loop in
+train.py drives its steps. Every step is one `tf.function` without AutoGraph:
+loops over tensors are static Python ranges, and epochs are driven from Python,
+one compiled step per batch (~0.3 ms a call). AutoGraph's conversion of nested
+bound-method tf.functions failed at random in long runs here ("missing 1
+required positional argument") and is not needed.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from seqgan_tf import rollout, sampler
+from seqgan_tf.config import Config
+from seqgan_tf.models import Discriminator, Generator
+from seqgan_tf.optim import FusedAdam
+
+Metrics = dict[str, float]
+
+# What the trackers average over a unit (an epoch, a D step, an iteration).
+TRACKERS = ("mle_loss", "dis_loss", "dis_acc_real", "dis_acc_fake", "pg_loss",
+            "reward_mean", "reward_final", "grad_norm")
+DIS_METRICS = ("dis_loss", "dis_acc_real", "dis_acc_fake")
+PG_METRICS = ("pg_loss", "reward_mean", "reward_final", "grad_norm")
+POSITION_SIZE = 5          # [phase, then up to 4 nested loop counters]
+
+
+def policy_gradient_loss(log_probs: tf.Tensor, reward: tf.Tensor) -> tf.Tensor:
+  """-sum_{b,t} log G(y_t | y_<t) * Q_t: a sum, no baseline (authors' code).
+
+  Args:
+    log_probs: [batch, T] log-probabilities of the sampled tokens.
+    reward: [batch, T] Q values; treated as constants.
+  """
+  return -tf.reduce_sum(log_probs * tf.stop_gradient(reward))
+
+
+def make_optimizer(learning_rate: float, clipnorm: float | None,
+                   name: str) -> keras.optimizers.Adam:
+  # TF1's Adam epsilon (1e-8), as the authors trained with.
+  return FusedAdam(learning_rate, epsilon=1e-8, global_clipnorm=clipnorm,
+                   name=name)
+
+
+class SeqGAN(tf.Module):
+  """The players, their optimisers, progress counters and step functions.
+
+  Args:
+    config: a validated Config.
+    vocab_size: the task's vocabulary (default: --vocab_size).
+    start_token: the id G reads first (default: --start_token).
+  """
+
+  def __init__(self, config: Config, vocab_size: int | None = None,
+               start_token: int | None = None):
+    super().__init__(name="seqgan")
+    self.config = config
+    vocab_size = vocab_size or config.vocab_size
+    start_token = config.start_token if start_token is None else start_token
+    gen_args = (vocab_size, config.gen_emb_dim, config.gen_hidden_dim,
+                config.seq_length, start_token, config.gen_init_stddev)
+    self.generator = Generator(*gen_args, seed=config.seed, name="generator")
+    self.rollout_policy = Generator(*gen_args, name="rollout_policy")
+    self.discriminator = Discriminator(
+        vocab_size, config.dis_emb_dim, *config.dis_kernels(),
+        config.dis_dropout_keep, config.dis_l2, seed=config.seed + 1000)
+    # Separate Adam states for MLE and the policy gradient (authors' code).
+    self.mle_optimizer = make_optimizer(config.gen_learning_rate,
+                                        config.gen_grad_clip, "mle_adam")
+    self.pg_optimizer = make_optimizer(config.gen_learning_rate,
+                                       config.gen_grad_clip, "pg_adam")
+    self.dis_optimizer = make_optimizer(config.dis_learning_rate, None,
+                                        "dis_adam")
+    self.mle_optimizer.build(self.generator.trainable_variables)
+    self.pg_optimizer.build(self.generator.trainable_variables)
+    self.dis_optimizer.build(self.discriminator.trainable_variables)
+    # Progress: units completed in each phase, and where inside the current
+    # unit a stopped run was (its phase, then its loop counters; zeros when
+    # it stopped between units).
+    self.mle_epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.dis_pretrain_steps_done = tf.Variable(0, dtype=tf.int64,
+                                               trainable=False)
+    self.adv_iterations_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.position = tf.Variable(tf.zeros([POSITION_SIZE], tf.int64),
+                                trainable=False)
+    self.trackers = {name: keras.metrics.Mean(name) for name in TRACKERS}
+
+    jit = config.jit_compile
+    self.mle_step = tf.function(self._mle_step, jit_compile=jit,
+                                autograph=False)
+    self.dis_step = tf.function(self._dis_step, jit_compile=jit,
+                                autograph=False)
+
+  def checkpoint(self) -> tf.train.Checkpoint:
+    """Everything a run needs to continue exactly where it stopped."""
+    return tf.train.Checkpoint(
+        generator=self.generator, rollout_policy=self.rollout_policy,
+        discriminator=self.discriminator, mle_optimizer=self.mle_optimizer,
+        pg_optimizer=self.pg_optimizer, dis_optimizer=self.dis_optimizer,
+        mle_epochs_done=self.mle_epochs_done,
+        dis_pretrain_steps_done=self.dis_pretrain_steps_done,
+        adv_iterations_done=self.adv_iterations_done, position=self.position,
+        trackers={k: list(m.variables) for k, m in self.trackers.items()})
+
+  def _mutable_variables(self) -> list:
+    """Every variable a step changes (not the progress counters)."""
+    out = (self.generator.weights + self.rollout_policy.weights
+           + self.discriminator.weights)
+    for optimizer in (self.mle_optimizer, self.pg_optimizer,
+                      self.dis_optimizer):
+      out += list(optimizer.variables)
+    for tracker in self.trackers.values():
+      out += list(tracker.variables)
+    return out
+
+  def snapshot(self) -> list[np.ndarray]:
+    """The values `restore_snapshot` puts back (steps timed, then undone)."""
+    return [np.array(v.numpy()) for v in self._mutable_variables()]
+
+  def restore_snapshot(self, values: list[np.ndarray]) -> None:
+    for variable, value in zip(self._mutable_variables(), values):
+      variable.assign(value)
+
+  # ---------------------------------------------------------------- G, MLE
+  def _mle_step(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One MLE step on real tokens [batch, T]: the mean token NLL."""
+    variables = self.generator.trainable_variables
+    with tf.GradientTape() as tape:
+      loss = -tf.reduce_mean(self.generator.log_probs(tokens))
+    self.mle_optimizer.apply(tape.gradient(loss, variables), variables)
+    self.trackers["mle_loss"].update_state(loss)
+    return {"mle_loss": loss}
+
+  def mle_epoch(self, dataset: tf.data.Dataset) -> None:
+    """One pass over real [batch, T] batches; updates the `mle_loss` tracker."""
+    for tokens in dataset:
+      self.mle_step(tokens)
+
+  # ---------------------------------------------------------------- D
+  def _dis_step(self, tokens: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor,
+                step: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One D step on [batch, T] tokens with [batch] labels (1 = real).
+
+    Dropout's seed is fold_seed(seed, step): reproducible and resumable.
+    """
+    variables = self.discriminator.trainable_variables
+    with tf.GradientTape() as tape:
+      logits = self.discriminator(tokens, training=True,
+                                  dropout_seed=sampler.fold_seed(seed, step))
+      cross_entropy = tf.reduce_mean(
+          tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+      loss = cross_entropy + self.discriminator.l2_loss()
+    self.dis_optimizer.apply(tape.gradient(loss, variables), variables)
+    correct = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels,
+                      tf.float32)
+    is_real = tf.cast(labels, tf.float32)
+    self.trackers["dis_loss"].update_state(loss)
+    self.trackers["dis_acc_real"].update_state(correct, sample_weight=is_real)
+    self.trackers["dis_acc_fake"].update_state(correct,
+                                               sample_weight=1.0 - is_real)
+    return {"dis_loss": loss}
+
+  def dis_epoch(self, dataset: tf.data.Dataset, seed: tf.Tensor) -> None:
+    """One pass over (tokens, labels) batches; updates the dis_* trackers."""
+    for step, (tokens, labels) in enumerate(dataset):
+      self.dis_step(tokens, labels, seed, tf.constant(step, tf.int32))
+
+  @tf.function(autograph=False)
+  def sample(self, num_samples: int, seed: tf.Tensor) -> tf.Tensor:
+    """[num_samples, T] sequences from G_theta (fresh negatives, evaluation)."""
+    return sampler.sample_many(self.generator, num_samples, seed)
+
+  # ---------------------------------------------------------------- G, PG
+  @tf.function(autograph=False)
+  def adversarial_generator_step(self, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Sample a batch, reward it by roll-outs, take one policy-gradient step.
+
+    Minimises -sum_{b,t} log G(y_t | y_<t) * Q_t (a sum, as the authors do),
+    then moves the roll-out policy: beta <- r * beta + (1 - r) * theta.
+    """
+    config = self.config
+    tokens = sampler.sample(self.generator, config.batch_size,
+                            sampler.fold_seed(seed, 0))
+    reward = rollout.rewards(self.rollout_policy,
+                             self.discriminator.prob_real, tokens,
+                             config.rollout_num, sampler.fold_seed(seed, 1))
+    variables = self.generator.trainable_variables
+    with tf.GradientTape() as tape:
+      loss = policy_gradient_loss(self.generator.log_probs(tokens), reward)
+    grads = tape.gradient(loss, variables)
+    self.pg_optimizer.apply(grads, variables)
+    self.update_rollout_policy()
+    metrics = {"pg_loss": loss, "reward_mean": tf.reduce_mean(reward),
+               "reward_final": tf.reduce_mean(reward[:, -1]),
+               "grad_norm": tf.linalg.global_norm(grads)}
+    for name, value in metrics.items():
+      self.trackers[name].update_state(value)
+    return metrics
+
+  def update_rollout_policy(self, rate: float | None = None) -> None:
+    """beta <- rate * beta + (1 - rate) * theta (rate 0 copies theta)."""
+    rate = self.config.rollout_update_rate if rate is None else rate
+    for beta, theta in zip(self.rollout_policy.weights,
+                           self.generator.weights):
+      beta.assign(rate * beta + (1.0 - rate) * theta)
+
+  def read_trackers(self, *names: str) -> Metrics:
+    """The named trackers' means since their last read; resets them."""
+    out = {name: float(self.trackers[name].result()) for name in names}
+    for name in names:
+      self.trackers[name].reset_state()
+    return out

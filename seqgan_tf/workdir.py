@@ -1,0 +1,145 @@
+"""The run folder: atomic writes, its saved configuration, its checkpoints.
+
+Nothing here deletes a user's file. A file that cannot be read is reported
+with its path and the fix; a damaged checkpoint is moved aside (kept) and the
+run resumes from the newest readable one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import tensorflow as tf
+from absl import logging
+
+from seqgan_tf.config import Config, ConfigError
+
+CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.json"
+CHECKPOINTS = "checkpoints"
+DAMAGED = "damaged"        # checkpoints/damaged/: unreadable checkpoints, kept
+
+
+class WorkdirError(ConfigError):
+  """A file in the workdir is unreadable or belongs to another run."""
+
+
+def write_atomic(path: str, content: str | bytes) -> None:
+  """Writes `path` through a temporary file and a rename: all or nothing."""
+  tmp = f"{path}.tmp-{os.getpid()}"
+  with tf.io.gfile.GFile(tmp, "wb" if isinstance(content, bytes) else "w") as f:
+    f.write(content)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def read_json(path: str, fix: str) -> Any:
+  """A JSON file of the workdir, or one clear error naming it and the fix."""
+  try:
+    with tf.io.gfile.GFile(path) as f:
+      return json.loads(f.read())
+  except (ValueError, UnicodeDecodeError, tf.errors.OpError, OSError) as e:
+    raise WorkdirError(f"{path} is unreadable ({type(e).__name__}: "
+                       f"{str(e).splitlines()[0] if str(e) else ''}). {fix} "
+                       "Nothing in the workdir was changed.") from e
+
+
+def saved_config(workdir: str) -> dict[str, Any] | None:
+  """The full configuration a run in `workdir` was last started with."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not tf.io.gfile.exists(path):
+    return None
+  saved = read_json(path, _CONFIG_FIX)
+  if not isinstance(saved, dict):
+    raise WorkdirError(f"{path} is not a run configuration. {_CONFIG_FIX}")
+  return saved.get("full", {})
+
+
+_CONFIG_FIX = ("It records the configuration of the run in this workdir: "
+               "restore it from a backup, or start in a new --workdir.")
+
+
+def check(config: Config, workdir: str, write: bool = True) -> None:
+  """Refuses a workdir that holds a run of another model configuration.
+
+  Then (write=True) records `config` as the run's configuration.
+  """
+  path = os.path.join(workdir, CONFIG_FILE)
+  exists = tf.io.gfile.exists(path)
+  if not write and not exists:
+    raise WorkdirError(f"{workdir} holds no run (no {CONFIG_FILE}); check "
+                       "--workdir.")
+  if exists:
+    saved = read_json(path, _CONFIG_FIX)
+    ours = config.model_fingerprint()
+    # A field newer than the saved run behaved as its default there.
+    defaults = Config().model_fingerprint()
+    diff = {k: (saved.get(k, defaults[k]), v) for k, v in ours.items()
+            if saved.get(k, defaults[k]) != v}
+    if diff:
+      lines = ", ".join(f"--{k}: workdir has {a!r}, flags give {b!r}"
+                        for k, (a, b) in sorted(diff.items()))
+      raise WorkdirError(f"{workdir} holds a run of another configuration "
+                         f"({lines}). Use a new --workdir, or the flags that "
+                         "run was started with.")
+  if write:
+    tf.io.gfile.makedirs(workdir)
+    record = config.model_fingerprint() | {"full": json.loads(config.to_json())}
+    write_atomic(path, json.dumps(record, indent=2, sort_keys=True))
+
+
+def _readable(prefix: str) -> str | None:
+  """None if every tensor of checkpoint `prefix` reads back; else why not."""
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except Exception as e:  # truncation and corruption surface as many types
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+  return None
+
+
+def _move_aside(prefix: str) -> str:
+  """Moves a damaged checkpoint's files to checkpoints/damaged/; returns where."""
+  folder = os.path.join(os.path.dirname(prefix), DAMAGED,
+                        time.strftime("%Y%m%d-%H%M%S"))
+  tf.io.gfile.makedirs(folder)
+  for path in tf.io.gfile.glob(prefix + ".*"):
+    tf.io.gfile.rename(path, os.path.join(folder, os.path.basename(path)))
+  return folder
+
+
+def restore_latest(checkpoint: tf.train.Checkpoint,
+                   manager: tf.train.CheckpointManager,
+                   partial: bool = False) -> str | None:
+  """Restores the newest readable checkpoint; returns its path (None: none).
+
+  A checkpoint that cannot be read (a crash or a full disk while writing) is
+  moved to checkpoints/damaged/, with a warning, and the previous one is
+  tried. One that reads but does not fit this model is a configuration error.
+  partial: `checkpoint` holds only some of what was saved (e.g. G alone).
+  """
+  for prefix in reversed(manager.checkpoints):
+    why = _readable(prefix)
+    if why is not None:
+      kept = _move_aside(prefix)
+      logging.warning("Checkpoint %s is damaged (%s). Its files are kept in %s;"
+                      " resuming from the previous checkpoint.", prefix, why,
+                      kept)
+      continue
+    try:
+      status = checkpoint.restore(prefix)
+      if partial:
+        status.expect_partial()
+      status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+      raise WorkdirError(f"checkpoint {prefix} does not fit this "
+                         f"configuration ({str(e).splitlines()[0]}). Use a "
+                         "new --workdir.") from e
+    return prefix
+  if manager.checkpoints:
+    logging.warning("No readable checkpoint is left in %s: starting from the "
+                    "beginning.", manager.directory)
+  return None
