@@ -8,6 +8,12 @@ match, as Texygen uses); scores are averaged over hypotheses. The numbers equal
 smoothing_function=SmoothingFunction().method1)`, but the references' clipped
 n-gram counts (the max count of each n-gram over all references) are built
 once, so each hypothesis costs O(its length), not O(number of references).
+
+`unknown` (the <unk> id): an n-gram holding it never matches. Two unknown
+words are not the same word, so counting `<unk> <unk>` as a match would
+reward a vocabulary cut, not the generator. It still counts in the
+denominator, as any unmatched n-gram does. This equals nltk with every <unk>
+of the references and of the hypothesis replaced by two ids seen nowhere else.
 """
 
 from __future__ import annotations
@@ -24,6 +30,15 @@ EPSILON = 0.1  # nltk SmoothingFunction().method1
 def _ngrams(tokens: Tokens, n: int) -> collections.Counter:
   return collections.Counter(tuple(tokens[i:i + n])
                              for i in range(len(tokens) - n + 1))
+
+
+def _matchable(tokens: Tokens, n: int, unknown: int | None):
+  """The n-gram counts of `tokens` that may match (none holding `unknown`)."""
+  counts = _ngrams(tokens, n)
+  if unknown is not None:
+    for g in [g for g in counts if unknown in g]:
+      del counts[g]
+  return counts
 
 
 def _score(hyp: Tokens, max_n: int, max_count, closest_length) -> float:
@@ -59,7 +74,8 @@ def _closest(lengths: list[int], hyp_len: int, skip: int | None = None) -> int:
 class Bleu:
   """BLEU-n of hypotheses against one fixed reference set."""
 
-  def __init__(self, references: Sequence[Tokens], max_n: int = 4):
+  def __init__(self, references: Sequence[Tokens], max_n: int = 4,
+               unknown: int | None = None):
     if not references:
       raise ValueError("BLEU needs at least one reference")
     self.max_n = max_n
@@ -67,7 +83,7 @@ class Bleu:
     for ref in references:
       for n in range(1, max_n + 1):
         table = self.max_counts[n]
-        for g, c in _ngrams(ref, n).items():
+        for g, c in _matchable(ref, n, unknown).items():
           if c > table.get(g, 0):
             table[g] = c
     self.lengths = sorted({len(r) for r in references})
@@ -77,11 +93,16 @@ class Bleu:
     return _score(hyp, n, lambda k, g: self.max_counts[k].get(g, 0),
                   lambda h: _closest(self.lengths, h))
 
+  def scores(self, hyps: Sequence[Tokens], n: int) -> list[float]:
+    """BLEU-n of each hypothesis (what the paper averages; its t-test's data)."""
+    return [self.sentence(h, n) for h in hyps]
+
   def mean(self, hyps: Sequence[Tokens], n: int) -> float:
-    return sum(self.sentence(h, n) for h in hyps) / max(len(hyps), 1)
+    return sum(self.scores(hyps, n)) / max(len(hyps), 1)
 
 
-def self_bleu(samples: Sequence[Tokens], n: int) -> float:
+def self_bleu(samples: Sequence[Tokens], n: int,
+              unknown: int | None = None) -> float:
   """Mean BLEU-n of each sample against all the other samples (diversity:
   lower is more diverse). Keeps each n-gram's two largest counts so that a
   sample's own count can be left out in O(1)."""
@@ -91,7 +112,7 @@ def self_bleu(samples: Sequence[Tokens], n: int) -> float:
   for idx, sample in enumerate(samples):
     for k in range(1, n + 1):
       table = top[k]
-      for g, c in _ngrams(sample, k).items():
+      for g, c in _matchable(sample, k, unknown).items():
         best, owner, second = table.get(g, (0, -1, 0))
         if c > best:
           table[g] = (c, idx, best)

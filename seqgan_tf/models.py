@@ -133,6 +133,19 @@ class Generator(keras.Model):
     return tf.concat(out, axis=1)
 
 
+def through_end(tokens: tf.Tensor, end_token: int | None) -> tf.Tensor:
+  """[batch, T] float32: 1 up to and including each row's first end token.
+
+  Everything after a sequence's </s> is not data: not for the MLE loss, the
+  policy gradient or D. With no end token (the synthetic task) all ones.
+  """
+  if end_token is None:
+    return tf.ones(tf.shape(tokens), tf.float32)
+  is_end = tf.cast(tf.equal(tokens, tf.cast(end_token, tokens.dtype)),
+                   tf.int32)
+  return tf.cast(tf.cumsum(is_end, axis=1, exclusive=True) == 0, tf.float32)
+
+
 class Discriminator(keras.Model):
   """The paper's CNN: P(real) of a [batch, time] token sequence.
 
@@ -142,15 +155,21 @@ class Discriminator(keras.Model):
   2-way (fake, real) output layer carrying the L2 penalty. Conv1D runs the
   authors' convolutions in the layout oneDNN is fast at (their Conv2D over a
   one-channel image was ~10x slower here).
+
+  With an `end_token`, every position after a row's first end token is read
+  as `pad_token`: D judges only what was written, in training and when it
+  rewards roll-outs, and a generator's tokens after </s> are no cue.
   """
 
   def __init__(self, vocab_size: int, emb_dim: int,
                filter_sizes: Sequence[int], num_filters: Sequence[int],
                dropout_keep: float = 0.75, l2: float = 0.2,
-               seed: int | None = None, name: str = "discriminator"):
+               seed: int | None = None, name: str = "discriminator",
+               end_token: int | None = None, pad_token: int = 0):
     super().__init__(name=name)
     self.dropout_rate = 1.0 - dropout_keep
     self.l2 = l2
+    self.end_token, self.pad_token = end_token, pad_token
 
     def seeded(init, offset, **kw):
       return init(seed=None if seed is None else seed + offset, **kw)
@@ -193,6 +212,9 @@ class Discriminator(keras.Model):
     Returns:
       [batch, 2] logits.
     """
+    if self.end_token is not None:
+      tokens = tf.where(through_end(tokens, self.end_token) > 0, tokens,
+                        tf.cast(self.pad_token, tokens.dtype))
     x = self.embedding(tokens)
     pooled = tf.concat(
         [tf.reduce_max(conv(x), axis=1) for conv in self.convs], axis=1)

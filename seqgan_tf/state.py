@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from seqgan_tf import rollout, sampler
 from seqgan_tf.config import Config
-from seqgan_tf.models import Discriminator, Generator
+from seqgan_tf.models import Discriminator, Generator, through_end
 from seqgan_tf.optim import FusedAdam
 
 Metrics = dict[str, float]
@@ -29,14 +29,25 @@ PG_METRICS = ("pg_loss", "reward_mean", "reward_final", "grad_norm")
 POSITION_SIZE = 5          # [phase, then up to 4 nested loop counters]
 
 
-def policy_gradient_loss(log_probs: tf.Tensor, reward: tf.Tensor) -> tf.Tensor:
+def policy_gradient_loss(log_probs: tf.Tensor, reward: tf.Tensor,
+                         mask: tf.Tensor | None = None) -> tf.Tensor:
   """-sum_{b,t} log G(y_t | y_<t) * Q_t: a sum, no baseline (authors' code).
 
   Args:
     log_probs: [batch, T] log-probabilities of the sampled tokens.
     reward: [batch, T] Q values; treated as constants.
+    mask: [batch, T] 1 for tokens up to and including </s> (None: all); no
+      term after a sequence's end.
   """
-  return -tf.reduce_sum(log_probs * tf.stop_gradient(reward))
+  terms = log_probs * tf.stop_gradient(reward)
+  return -tf.reduce_sum(terms if mask is None else terms * mask)
+
+
+def mle_loss(log_probs: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+  """The mean NLL over real tokens: [batch, T] log-probs and 0/1 mask."""
+  if mask is None:
+    return -tf.reduce_mean(log_probs)
+  return -tf.reduce_sum(log_probs * mask) / tf.reduce_sum(mask)
 
 
 def make_optimizer(learning_rate: float, clipnorm: float | None,
@@ -53,12 +64,15 @@ class SeqGAN(tf.Module):
     config: a validated Config.
     vocab_size: the task's vocabulary (default: --vocab_size).
     start_token: the id G reads first (default: --start_token).
+    end_token: the id that ends a sequence (None: sequences run to T). Nothing
+      after it counts in the MLE loss, the policy gradient, or D's input.
   """
 
   def __init__(self, config: Config, vocab_size: int | None = None,
-               start_token: int | None = None):
+               start_token: int | None = None, end_token: int | None = None):
     super().__init__(name="seqgan")
     self.config = config
+    self.end_token = end_token
     vocab_size = vocab_size or config.vocab_size
     start_token = config.start_token if start_token is None else start_token
     gen_args = (vocab_size, config.gen_emb_dim, config.gen_hidden_dim,
@@ -67,7 +81,8 @@ class SeqGAN(tf.Module):
     self.rollout_policy = Generator(*gen_args, name="rollout_policy")
     self.discriminator = Discriminator(
         vocab_size, config.dis_emb_dim, *config.dis_kernels(),
-        config.dis_dropout_keep, config.dis_l2, seed=config.seed + 1000)
+        config.dis_dropout_keep, config.dis_l2, seed=config.seed + 1000,
+        end_token=end_token)
     # Separate Adam states for MLE and the policy gradient (authors' code).
     self.mle_optimizer = make_optimizer(config.gen_learning_rate,
                                         config.gen_grad_clip, "mle_adam")
@@ -130,7 +145,7 @@ class SeqGAN(tf.Module):
     """One MLE step on real tokens [batch, T]: the mean token NLL."""
     variables = self.generator.trainable_variables
     with tf.GradientTape() as tape:
-      loss = -tf.reduce_mean(self.generator.log_probs(tokens))
+      loss = mle_loss(self.generator.log_probs(tokens), self._mask(tokens))
     self.mle_optimizer.apply(tape.gradient(loss, variables), variables)
     self.trackers["mle_loss"].update_state(loss)
     return {"mle_loss": loss}
@@ -188,18 +203,27 @@ class SeqGAN(tf.Module):
     reward = rollout.rewards(self.rollout_policy,
                              self.discriminator.prob_real, tokens,
                              config.rollout_num, sampler.fold_seed(seed, 1))
+    mask = self._mask(tokens)
     variables = self.generator.trainable_variables
     with tf.GradientTape() as tape:
-      loss = policy_gradient_loss(self.generator.log_probs(tokens), reward)
+      loss = policy_gradient_loss(self.generator.log_probs(tokens), reward,
+                                  mask)
     grads = tape.gradient(loss, variables)
     self.pg_optimizer.apply(grads, variables)
     self.update_rollout_policy()
-    metrics = {"pg_loss": loss, "reward_mean": tf.reduce_mean(reward),
+    reward_mean = (tf.reduce_mean(reward) if mask is None else
+                   tf.reduce_sum(reward * mask) / tf.reduce_sum(mask))
+    metrics = {"pg_loss": loss, "reward_mean": reward_mean,
                "reward_final": tf.reduce_mean(reward[:, -1]),
                "grad_norm": tf.linalg.global_norm(grads)}
     for name, value in metrics.items():
       self.trackers[name].update_state(value)
     return metrics
+
+  def _mask(self, tokens: tf.Tensor) -> tf.Tensor | None:
+    """[batch, T] 1 through each row's end token; None without an end token."""
+    return None if self.end_token is None else through_end(tokens,
+                                                           self.end_token)
 
   def update_rollout_policy(self, rate: float | None = None) -> None:
     """beta <- rate * beta + (1 - rate) * theta (rate 0 copies theta)."""

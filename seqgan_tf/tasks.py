@@ -32,9 +32,10 @@ class Task(Protocol):
   metric_names: tuple[str, ...]         # what HParams compares runs by
   final_evaluation_scale: float         # the final evaluation's cost / one's
 
-  def evaluate(self, generator: Generator, seed: tf.Tensor,
-               final: bool) -> tuple[Metrics, list[str]]:
-    """Scalar metrics of G, and a few decoded samples."""
+  def evaluate(self, generator: Generator, seed: tf.Tensor, final: bool
+               ) -> tuple[Metrics, list[str], dict[str, np.ndarray]]:
+    """Scalar metrics of G, a few decoded samples, and (final) the scores of
+    every sample, which significance tests compare between runs."""
 
 
 def build(config: Config, workdir: str) -> Task:
@@ -46,6 +47,11 @@ def build(config: Config, workdir: str) -> Task:
 def start_token(config: Config) -> int:
   """The id G reads first."""
   return config.start_token if config.task == "synthetic" else tokenizer.START_ID
+
+
+def end_token(config: Config) -> int | None:
+  """The id that ends a sequence; None when sequences always run to T."""
+  return None if config.task == "synthetic" else tokenizer.END_ID
 
 
 def serving_vocabulary(config: Config,
@@ -105,12 +111,15 @@ class SyntheticTask:
     samples, per_seq = self._sample_and_score(generator, num, seed)
     metrics = {"nll_oracle": float(tf.reduce_mean(per_seq)),
                "distinct": distinct_fraction(samples.numpy())}
+    per_sample = {}
     if final:
       metrics["nll_oracle_stderr"] = float(tf.math.reduce_std(per_seq)
                                            / math.sqrt(num))
+      per_sample["nll_oracle"] = per_seq.numpy()
     samples = sampler.sample(generator, self.config.num_text_samples,
                              sampler.fold_seed(seed, 1))
-    return metrics, [" ".join(map(str, row)) for row in samples.numpy()]
+    return (metrics, [" ".join(map(str, row)) for row in samples.numpy()],
+            per_sample)
 
 
 def build_oracle(config: Config) -> Generator:
@@ -140,7 +149,9 @@ class TextTask:
     self.real = self._encode(train_texts, "train")
     self.test = self._encode(test_texts, "test")
     references = [self.vocab.strip(row) for row in self.test]
-    self.bleu = bleu.Bleu(references, max_n=max(config.bleu_ngrams))
+    # <unk> n-grams never match (bleu.py): a vocabulary cut is not a match.
+    self.bleu = bleu.Bleu(references, max_n=max(config.bleu_ngrams),
+                          unknown=tokenizer.UNK_ID)
     self.metric_names = tuple(
         f"{kind}{n}" for kind in ("bleu", "self_bleu")
         for n in config.bleu_ngrams) + ("nll_test", "distinct")
@@ -179,20 +190,25 @@ class TextTask:
     return ids
 
   def evaluate(self, generator, seed, final):
-    del final  # the same protocol at every evaluation
     config = self.config
     samples = self._sample(generator, config.eval_samples, seed).numpy()
     hyps = [self.vocab.strip(row) for row in samples]
-    metrics = {f"bleu{n}": self.bleu.mean(hyps, n) for n in config.bleu_ngrams}
+    scores = {f"bleu{n}": np.array(self.bleu.scores(hyps, n))
+              for n in config.bleu_ngrams}
+    metrics = {k: float(v.mean()) for k, v in scores.items()}
+    if final:
+      for k, v in scores.items():
+        metrics[f"{k}_stderr"] = float(v.std() / math.sqrt(len(v)))
     diverse = hyps[:config.self_bleu_samples]
     for n in config.bleu_ngrams:
-      metrics[f"self_bleu{n}"] = bleu.self_bleu(diverse, n)
+      metrics[f"self_bleu{n}"] = bleu.self_bleu(diverse, n,
+                                                unknown=tokenizer.UNK_ID)
     metrics["nll_test"] = self.nll_test(generator)
     metrics["distinct"] = distinct_fraction(samples)
     if config.task == "nottingham":
       metrics["pitch_mse"] = pitch_mse(self.vocab, samples, self.test)
     texts = [self.vocab.decode(row) for row in samples[:config.num_text_samples]]
-    return metrics, texts
+    return metrics, texts, scores if final else {}
 
   def nll_test(self, generator: Generator) -> float:
     """G's mean per-token NLL on the test set, over tokens up to </s>."""

@@ -9,6 +9,7 @@ resumes from there.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -75,6 +76,16 @@ def int_seed(config: Config, *path: int) -> int:
              % (2**31 - 1))
 
 
+def balanced_real_rows(num_real: int, num_negatives: int,
+                       rng: np.random.Generator) -> np.ndarray | None:
+  """Which real rows a D step uses: n = min(num_real, --num_negatives) of
+  them, a fresh subset when there are more (None: all of them, in order).
+  The step then samples n negatives, so the classes are always equal."""
+  if num_real <= num_negatives:
+    return None
+  return rng.choice(num_real, num_negatives, False)
+
+
 def check_workdir(config: Config, workdir: str, write: bool = True) -> None:
   workdir_lib.check(config, workdir, write)
 
@@ -120,8 +131,14 @@ class Trainer:
                stop: progress.StopSignal):
     self.config, self.workdir, self.stop = config, workdir, stop
     self.task = tasks.build(config, workdir)
+    if len(self.task.real) < config.batch_size:
+      raise input_pipeline.DataError(
+          f"the training data hold {len(self.task.real)} sequences, fewer "
+          f"than one batch (--batch_size={config.batch_size}); lower "
+          "--batch_size or use a larger corpus.")
     self.real = tf.constant(self.task.real)
-    self.model = SeqGAN(config, self.task.vocab_size, self.task.start_token)
+    self.model = SeqGAN(config, self.task.vocab_size, self.task.start_token,
+                        tasks.end_token(config))
     self.checkpoint = self.model.checkpoint()
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, os.path.join(workdir, workdir_lib.CHECKPOINTS),
@@ -188,13 +205,13 @@ class Trainer:
   def _dis_data(self, path: tuple[int, ...]) -> tuple[tf.Tensor, tf.Tensor]:
     """Fresh negatives from G, and as many real sequences (equal classes)."""
     config = self.config
-    fake = self.model.sample(config.num_negatives,
+    rng = np.random.default_rng(int_seed(config, *path, 2))
+    real_rows = balanced_real_rows(len(self.task.real), config.num_negatives,
+                                   rng)
+    positives = self.real if real_rows is None else tf.gather(self.real,
+                                                              real_rows)
+    fake = self.model.sample(int(positives.shape[0]),
                              stateless_seed(config, *path, 0))
-    positives = self.real
-    if self.real.shape[0] > config.num_negatives:
-      rng = np.random.default_rng(int_seed(config, *path, 2))
-      positives = tf.gather(self.real, rng.choice(
-          self.real.shape[0], config.num_negatives, False))
     return positives, fake
 
   def train_dis(self, path: tuple[int, ...], start: list[int],
@@ -295,9 +312,15 @@ class Trainer:
                final: bool = False) -> Metrics:
     """Task metrics of G, to TensorBoard, eval_metrics.jsonl and the log."""
     t0 = time.perf_counter()
-    metrics, texts = self.task.evaluate(
+    metrics, texts, per_sample = self.task.evaluate(
         self.model.generator,
         stateless_seed(self.config, EVAL, global_step, int(final)), final)
+    if per_sample:
+      buffer = io.BytesIO()
+      np.savez(buffer, **per_sample)
+      workdir_lib.write_atomic(
+          os.path.join(self.workdir, workdir_lib.SCORES_FILE),
+          buffer.getvalue())
     with self.writer.as_default(step=global_step):
       for name, value in metrics.items():
         tf.summary.scalar(("final/" if final else "") + name, value)
@@ -345,7 +368,8 @@ class Trainer:
       times.mle_batch = timed(lambda: model.mle_step(tokens))
     if schedule.dis_pretrain_steps or schedule.adv_iterations:
       seed = stateless_seed(config, EVAL, -1)
-      times.negatives = timed(lambda: model.sample(config.num_negatives, seed))
+      negatives = min(len(self.task.real), config.num_negatives)
+      times.negatives = timed(lambda: model.sample(negatives, seed))
       tokens = self.real[:config.batch_size]
       labels = tf.ones([config.batch_size], tf.int32)
       times.dis_batch = timed(lambda: model.dis_step(
@@ -364,13 +388,13 @@ class Trainer:
     mle = config.pretrain_gen_epochs - int(model.mle_epochs_done)
     adv = config.adv_iterations - int(model.adv_iterations_done)
     evals = (max(mle, 0) + max(adv, 0)) // config.eval_every
-    real = min(len(self.task.real), config.num_negatives)
+    real = min(len(self.task.real), config.num_negatives)  # = negatives
     return progress.Schedule(
         mle_epochs=max(mle, 0), mle_batches=self.mle_batches,
         dis_pretrain_steps=max(config.pretrain_dis_steps
                                - int(model.dis_pretrain_steps_done), 0),
         dis_epochs=config.dis_epochs,
-        dis_batches=(real + config.num_negatives) // config.batch_size,
+        dis_batches=2 * real // config.batch_size,
         adv_iterations=max(adv, 0), adv_g_steps=config.adv_g_steps,
         adv_d_steps=config.adv_d_steps, evaluations=evals,
         final_evaluation_scale=self.task.final_evaluation_scale)

@@ -19,6 +19,7 @@ from seqgan_tf.config import Config, ConfigError
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
+SCORES_FILE = "final_scores.npz"   # every final sample's score, for t-tests
 CHECKPOINTS = "checkpoints"
 DAMAGED = "damaged"        # checkpoints/damaged/: unreadable checkpoints, kept
 

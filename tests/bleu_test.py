@@ -46,6 +46,45 @@ class BleuTest(tf.test.TestCase, parameterized.TestCase):
                          + scorer.sentence(hyps[1], 2)) / 2)
 
 
+def renamed(tokens, unknown, new):
+  return [new if t == unknown else t for t in tokens]
+
+
+class UnknownTest(tf.test.TestCase, parameterized.TestCase):
+  """<unk> (id 0 here) never matches: nltk with every <unk> renamed apart."""
+
+  @parameterized.parameters(2, 4)
+  def test_equals_nltk_with_unknowns_renamed(self, n):
+    rng = np.random.default_rng(20 + n)
+    for _ in range(20):
+      references = random_corpus(rng, int(rng.integers(1, 8)), vocab=4,
+                                 lengths=(1, 8))
+      scorer = bleu.Bleu(references, max_n=5, unknown=0)
+      refs_apart = [renamed(r, 0, -1) for r in references]
+      for hyp in random_corpus(rng, 8, vocab=4):
+        self.assertAllClose(scorer.sentence(hyp, n),
+                            nltk_bleu(refs_apart, renamed(hyp, 0, -2), n),
+                            atol=1e-12, msg=f"refs {references} hyp {hyp}")
+
+  def test_unknown_ngrams_do_not_match(self):
+    hyp = [5, 0, 0, 6]
+    self.assertAllClose(bleu.Bleu([hyp]).sentence(hyp, 2), 1.0)
+    self.assertLess(bleu.Bleu([hyp], unknown=0).sentence(hyp, 2), 0.6)
+
+  @parameterized.parameters(2, 3)
+  def test_self_bleu_equals_nltk_with_unknowns_renamed(self, n):
+    rng = np.random.default_rng(30 + n)
+    for _ in range(15):
+      samples = random_corpus(rng, int(rng.integers(2, 8)), vocab=3,
+                              lengths=(1, 6))
+      expected = np.mean([
+          nltk_bleu([renamed(s, 0, -1) for s in samples[:i] + samples[i + 1:]],
+                    renamed(samples[i], 0, -2), n)
+          for i in range(len(samples))])
+      self.assertAllClose(bleu.self_bleu(samples, n, unknown=0), expected,
+                          atol=1e-12, msg=str(samples))
+
+
 class SelfBleuTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.parameters(2, 3, 4)

@@ -68,6 +68,10 @@ class SmokeRunTest(tf.test.TestCase):
       results = json.load(f)
     self.assertEqual(results["global_step"], 4 + 3)   # MLE epochs + iterations
     self.assertBetween(results["nll_oracle"], 0.5, np.log(32) * 1.5)
+    # Every final sample's score is kept (the paper's t-test needs them).
+    scores = np.load(os.path.join(workdir, "final_scores.npz"))["nll_oracle"]
+    self.assertEqual(scores.shape, (512,))            # --final_nll_samples
+    self.assertNear(float(scores.mean()), results["nll_oracle"], 1e-5)
 
     events = read_events(workdir)
     nll_steps = [step for step, _ in events["nll_oracle"]]

@@ -59,6 +59,11 @@ class TextTaskEndToEndTest(tf.test.TestCase):
       results = json.load(f)
     for key in ("bleu2", "bleu3", "self_bleu2", "self_bleu3", "nll_test"):
       self.assertBetween(results[key], 0.0, 10.0, msg=key)
+    scores = np.load(os.path.join(workdir, "final_scores.npz"))
+    self.assertEqual(scores["bleu2"].shape, (64,))    # --eval_samples
+    self.assertNear(float(scores["bleu2"].mean()), results["bleu2"], 1e-9)
+    self.assertNear(results["bleu2_stderr"],
+                    scores["bleu2"].std() / np.sqrt(64), 1e-9)
     vocab = Vocabulary.load(os.path.join(workdir, "vocab.txt"))
     self.assertLen(vocab, 4 + 4 + 4 + 3 + 2)       # reserved + words + the .
 

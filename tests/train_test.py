@@ -1,11 +1,13 @@
 """Training pieces: the roll-out policy update, the policy gradient, D's step."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
 from seqgan_tf import config as config_lib
-from seqgan_tf import input_pipeline, train
-from seqgan_tf.models import Generator
+from seqgan_tf import input_pipeline, progress, state, train
+from seqgan_tf.models import Discriminator, Generator, through_end
 
 TINY = config_lib.replace(
     config_lib.Config(), vocab_size=12, seq_length=5, gen_emb_dim=4,
@@ -124,3 +126,73 @@ class ConfigTest(tf.test.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class EndOfSequenceTest(tf.test.TestCase):
+  """Nothing after </s> (id 2) is data: hand-built sequences."""
+
+  A = [[5, 6, 2, 7, 8], [5, 2, 9, 9, 9]]
+  B = [[5, 6, 2, 3, 3], [5, 2, 4, 10, 11]]   # A with other tokens after </s>
+
+  def test_mle_loss_is_mean_over_tokens_through_end(self):
+    gen = Generator(12, 4, 4, seq_length=5, seed=0, init_stddev=0.5)
+    losses = []
+    for tokens in (self.A, self.B):
+      tokens = tf.constant(tokens)
+      log_probs = gen.log_probs(tokens).numpy()
+      # By hand: row 0 counts positions 0-2, row 1 positions 0-1.
+      expected = -(log_probs[0, :3].sum() + log_probs[1, :2].sum()) / 5
+      loss = float(state.mle_loss(gen.log_probs(tokens),
+                                  through_end(tokens, 2)))
+      self.assertNear(loss, expected, 1e-6)
+      losses.append(loss)
+    self.assertNear(losses[0], losses[1], 1e-6)
+
+  def test_policy_gradient_has_no_term_after_end(self):
+    log_probs = tf.constant([[-1.0, -2.0, -3.0], [-0.5, -4.0, -8.0]])
+    reward = tf.constant([[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+    tokens = tf.constant([[5, 2, 7], [2, 6, 6]])
+    loss = train.policy_gradient_loss(log_probs, reward,
+                                      through_end(tokens, 2))
+    self.assertNear(float(loss), 0.5 * 1 + 0.5 * 2 + 1.0 * 0.5, 1e-6)
+
+  def test_discriminator_reads_everything_after_end_as_padding(self):
+    kwargs = dict(vocab_size=12, emb_dim=4, filter_sizes=(1, 2, 5),
+                  num_filters=(3, 3, 3), seed=0)
+    masked = Discriminator(**kwargs, end_token=2)
+    a, b = tf.constant(self.A), tf.constant(self.B)
+    padded = tf.constant([[5, 6, 2, 0, 0], [5, 2, 0, 0, 0]])
+    self.assertAllClose(masked.prob_real(a), masked.prob_real(b))
+    self.assertAllClose(masked.prob_real(a), masked.prob_real(padded))
+    plain = Discriminator(**kwargs)              # same weights, no end token
+    self.assertAllClose(plain.prob_real(padded), masked.prob_real(a))
+    self.assertNotAllClose(plain.prob_real(a), plain.prob_real(b))
+
+  def test_synthetic_task_has_no_end(self):
+    self.assertAllEqual(through_end(tf.constant(self.A), None),
+                        tf.ones([2, 5]))
+
+
+class BalancedClassesTest(tf.test.TestCase):
+
+  def test_small_corpus_uses_all_real_and_as_many_negatives(self):
+    rng = np.random.default_rng(0)
+    self.assertIsNone(train.balanced_real_rows(40, 64, rng))
+    rows = train.balanced_real_rows(100, 64, rng)
+    self.assertLen(set(rows.tolist()), 64)
+    self.assertTrue(all(0 <= r < 100 for r in rows))
+
+  def test_trainer_samples_as_many_negatives_as_real_sequences(self):
+    tmp = self.create_tempdir().full_path
+    corpus = os.path.join(tmp, "corpus.txt")
+    with open(corpus, "w") as f:
+      f.write("".join(f"line {i} of a small corpus .\n" for i in range(50)))
+    config = config_lib.replace(
+        TINY, task="text", train_file=corpus, vocab_size=64, seq_length=8,
+        num_negatives=64, batch_size=8, tfds_dir=os.path.join(tmp, "tfds"))
+    workdir = os.path.join(tmp, "run")
+    train.check_workdir(config, workdir)
+    trainer = train.Trainer(config, workdir, progress.StopSignal())
+    real, fake = trainer._dis_data((train.DIS_PRETRAIN, 0))
+    self.assertEqual(real.shape[0], 45)           # every 10th line held out
+    self.assertEqual(fake.shape[0], real.shape[0])
