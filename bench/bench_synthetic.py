@@ -1,6 +1,7 @@
 """Per-phase timings of the synthetic experiment at the paper's settings.
 
   python bench/bench_synthetic.py [--repeats=3] [--phases=mle,sample,...]
+  python bench/bench_synthetic.py --compare_xla   # graph vs XLA, same run
 
 Prints, for each phase, the median wall-clock seconds over --repeats runs (after
 one warm-up that traces and compiles), the issue's target, the FLOPs counted,
@@ -23,7 +24,10 @@ flags.DEFINE_list("phases", ["mle_epoch", "sample_9984", "dis_epoch",
                              "reward_batch", "generator_step",
                              "adversarial_iteration", "nll_oracle_9984"],
                   "Phases to time.")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the G and D train steps.")
+flags.DEFINE_enum("jit_compile", "off", ["off", "on"],
+                  "XLA-compile the training steps (MLE, D, G with roll-out).")
+flags.DEFINE_bool("compare_xla", False, "Time every phase in graph mode and "
+                  "under XLA in the same run, and print both.")
 flags.DEFINE_bool("tiny", False, "A tiny configuration: checks that the script "
                   "runs (tests/bench_test.py); its numbers mean nothing.")
 FLAGS = flags.FLAGS
@@ -77,22 +81,14 @@ def matmul_rate() -> float:
   return best
 
 
-def main(argv):
-  del argv
+def build_phases(config: config_lib.Config):
+  """{phase: fn(seed)} for one model at `config` (graph or XLA)."""
   import numpy as np
   import tensorflow as tf
 
   from seqgan_tf import input_pipeline, oracle as oracle_lib, rollout, sampler
   from seqgan_tf import tasks, train
 
-  config = config_lib.replace(config_lib.Config(), jit_compile=FLAGS.jit_compile,
-                              oracle_params="random")  # same cost as the paper's
-  if FLAGS.tiny:
-    config = config_lib.replace(
-        config, vocab_size=32, seq_length=8, gen_emb_dim=8, gen_hidden_dim=8,
-        dis_emb_dim=8, dis_filter_sizes=(1, 2), dis_num_filters=(4, 4),
-        batch_size=16, num_train=64, num_negatives=64, nll_samples=64,
-        rollout_num=2, adv_d_steps=1, dis_epochs=1)
   oracle = tasks.build_oracle(config)
   model = train.SeqGAN(config)
   nll_oracle = tf.function(lambda num, seed: oracle_lib.nll(
@@ -104,7 +100,7 @@ def main(argv):
   batch = fake[:config.batch_size]
   reward_fn = tf.function(lambda seq, seed: rollout.rewards(
       model.rollout_policy, model.discriminator.prob_real, seq,
-      config.rollout_num, seed), autograph=False)
+      config.rollout_num, seed), autograph=False, jit_compile=model.jit)
 
   def adversarial_iteration(seed):
     model.adversarial_generator_step(seed)
@@ -114,7 +110,7 @@ def main(argv):
         model.dis_epoch(input_pipeline.dis_dataset(real, negatives,
                                                    config.batch_size, e), seed)
 
-  phases = {
+  return {
       "mle_epoch": lambda s: model.mle_epoch(
           input_pipeline.mle_dataset(real, config.batch_size, 0)),
       "sample_9984": lambda s: model.sample(config.num_negatives, s).numpy(),
@@ -125,23 +121,52 @@ def main(argv):
       "adversarial_iteration": adversarial_iteration,
       "nll_oracle_9984": lambda s: nll_oracle(config.nll_samples, s).numpy(),
   }
+
+
+def time_phase(name: str, fn) -> float:
+  """Median seconds of --repeats calls after a warm-up (trace, compile)."""
+  import tensorflow as tf
+  repeats = 1 if name == "adversarial_iteration" else FLAGS.repeats
+  if name != "adversarial_iteration":  # its parts are traced by now
+    fn(tf.constant([7, 0]))
+  times = []
+  for i in range(repeats):
+    t0 = time.perf_counter()
+    fn(tf.constant([7, i + 1]))
+    times.append(time.perf_counter() - t0)
+  return statistics.median(times)
+
+
+def main(argv):
+  del argv
+  import tensorflow as tf
+
+  config = config_lib.replace(config_lib.Config(), jit_compile=FLAGS.jit_compile,
+                              oracle_params="random")  # same cost as the paper's
+  if FLAGS.tiny:
+    config = config_lib.replace(
+        config, vocab_size=32, seq_length=8, gen_emb_dim=8, gen_hidden_dim=8,
+        dis_emb_dim=8, dis_filter_sizes=(1, 2), dis_num_filters=(4, 4),
+        batch_size=16, num_train=64, num_negatives=64, nll_samples=64,
+        rollout_num=2, adv_d_steps=1, dis_epochs=1)
   rate = matmul_rate()
   flops = flop_counts(config)
   print(f"float32 matmul rate: {rate / 1e9:.1f} GFLOP/s "
         f"(TF {tf.__version__}, jit_compile={config.jit_compile})")
+  if FLAGS.compare_xla:
+    modes = {mode: build_phases(config_lib.replace(config, jit_compile=mode))
+             for mode in ("off", "on")}
+    print(f"{'phase':24s} {'graph s':>9s} {'XLA s':>9s} {'XLA/graph':>9s}")
+    for name in FLAGS.phases:
+      graph, xla = (time_phase(name, modes[m][name]) for m in ("off", "on"))
+      print(f"{name:24s} {graph:9.3f} {xla:9.3f} {xla / graph:9.2f}",
+            flush=True)
+    return
+  phases = build_phases(config)
   print(f"{'phase':24s} {'median s':>9s} {'target s':>9s} {'authors':>8s} "
         f"{'GFLOP':>8s} {'floor s':>8s} {'of floor':>8s}")
   for name in FLAGS.phases:
-    fn = phases[name]
-    repeats = 1 if name == "adversarial_iteration" else FLAGS.repeats
-    if name != "adversarial_iteration":  # its parts are traced by now
-      fn(tf.constant([7, 0]))  # warm-up: trace and compile
-    times = []
-    for i in range(repeats):
-      t0 = time.perf_counter()
-      fn(tf.constant([7, i + 1]))
-      times.append(time.perf_counter() - t0)
-    median = statistics.median(times)
+    median = time_phase(name, phases[name])
     floor = flops[name] / rate
     target = TARGETS_S.get(name)
     print(f"{name:24s} {median:9.3f} {target if target else '-':>9} "

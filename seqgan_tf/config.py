@@ -14,6 +14,7 @@ from typing import Any
 from absl import flags
 
 TASKS = ("synthetic", "obama", "poems", "coco", "nottingham", "text")
+JIT_MODES = ("auto", "on", "off")
 MODES = ("train", "export", "sample")
 
 # The paper's discriminator for length-20 sequences (authors' code).
@@ -49,7 +50,7 @@ class Config:
   data_dir: str = ""
   seed: int = 88
   deterministic: bool = False
-  jit_compile: bool = False
+  jit_compile: str = "auto"     # auto: XLA on GPU, graph mode on CPU
 
   # Data. Synthetic: the oracle and the real set it generates (or a given file).
   # Real text: a corpus (--task) or a user's files (--task=text).
@@ -104,6 +105,10 @@ class Config:
   model_name: str = ""          # export name; empty: seqgan_<task>
   progress_secs: float = 10.0
 
+  def use_xla(self, gpu: bool) -> bool:
+    """Whether steps are XLA-compiled, given whether a GPU is visible."""
+    return self.jit_compile == "on" or (self.jit_compile == "auto" and gpu)
+
   def dis_kernels(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """D's (widths, counts): the flags, or the paper's for this length."""
     if self.dis_filter_sizes:
@@ -137,8 +142,8 @@ class Config:
   def from_json(cls, text: str) -> "Config":
     """The inverse of `to_json` (lists back to tuples)."""
     values = json.loads(text)
-    return validate(cls(**{k: tuple(v) if isinstance(v, list) else v
-                           for k, v in values.items()}))
+    return validate(cls(**{k: tuple(v) if isinstance(v, list) else
+                           _upgrade(k, v) for k, v in values.items()}))
 
 
 def validate(config: Config) -> Config:
@@ -149,6 +154,8 @@ def validate(config: Config) -> Config:
       raise ConfigError(f"--{flag}={getattr(config, flag)!r}: {what}")
 
   need(config.task in TASKS, "task", f"must be one of {', '.join(TASKS)}")
+  need(config.jit_compile in JIT_MODES, "jit_compile",
+       f"must be one of {', '.join(JIT_MODES)}")
   need(config.vocab_size > 4 or config.task == "synthetic", "vocab_size",
        "must leave room beyond the 4 reserved ids")
   for name in ("vocab_size", "seq_length", "gen_emb_dim", "gen_hidden_dim",
@@ -207,8 +214,9 @@ HELP = {
             "keyed by seed, phase and counter, so a resumed run repeats them).",
     "deterministic": "TF op determinism: reruns and resumed runs are "
                      "bit-identical (a little slower).",
-    "jit_compile": "XLA-compile the MLE and D training steps (measured slower "
-                   "on CPU).",
+    "jit_compile": "XLA-compile every training step (MLE, D, and the policy "
+                   "gradient with its roll-out): on, off, or auto (on where a "
+                   "GPU is visible; on CPU graph mode measured faster).",
     "oracle_params": "synthetic: the oracle's parameter pickle (a list of 15 "
                      "float32 arrays; read without running code). Empty: the "
                      "paper's, from --data_dir/synthetic/ or downloaded; "
@@ -299,6 +307,8 @@ def define_flags() -> None:
       flags.DEFINE_list(name, [str(v) for v in default], doc)
     elif name == "task":
       flags.DEFINE_enum(name, default, TASKS, doc)
+    elif name == "jit_compile":
+      flags.DEFINE_enum(name, default, JIT_MODES, doc)
     else:
       flags.DEFINE_string(name, default, doc)
   flags.DEFINE_string("workdir", None, "Run folder: checkpoints, TensorBoard, "
@@ -315,6 +325,13 @@ def define_flags() -> None:
   flags.DEFINE_string("prefix", "", "sample: text to continue.")
 
 
+def _upgrade(name: str, value: Any) -> Any:
+  """A saved value in today's form (runs saved jit_compile as a bool)."""
+  if name == "jit_compile" and isinstance(value, bool):
+    return "on" if value else "off"
+  return value
+
+
 def config_from_flags(values: flags.FlagValues,
                       saved: dict[str, Any] | None = None) -> Config:
   """Builds and validates a Config from parsed flags (read, never mutated).
@@ -329,7 +346,7 @@ def config_from_flags(values: flags.FlagValues,
   for field in dataclasses.fields(Config):
     flag = values[field.name]
     if saved is not None and field.name in saved and not flag.present:
-      value = saved[field.name]
+      value = _upgrade(field.name, saved[field.name])
       kwargs[field.name] = tuple(value) if isinstance(value, list) else value
       continue
     value = flag.value

@@ -25,6 +25,7 @@ import shutil
 from typing import Sequence
 
 import tensorflow as tf
+from absl import logging
 
 from seqgan_tf import sampler, tokenizer
 from seqgan_tf.models import Generator
@@ -214,3 +215,39 @@ def load(export_dir: str):
         f"{str(e).splitlines()[0] if str(e) else ''}). Export it again with "
         "--mode=export --workdir=WORKDIR, or point --export_dir at another "
         "version.") from e
+
+
+# ------------------------------------------------------------ from a workdir
+def serving_module(config, workdir: str,
+                   generator: Generator) -> GeneratorServing:
+  """The generator with its task's vocabulary, ready to export."""
+  from seqgan_tf import tasks  # pylint: disable=g-import-not-at-top
+  tokens, level, reserved = tasks.serving_vocabulary(config, workdir)
+  return GeneratorServing(generator, tokens, level, reserved)
+
+
+def restore_generator(config, workdir: str) -> Generator:
+  """G from the workdir's latest readable checkpoint (no optimiser, no D)."""
+  from seqgan_tf import tasks, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  workdir_lib.check(config, workdir, write=False)
+  tokens, _, _ = tasks.serving_vocabulary(config, workdir)
+  generator = Generator(len(tokens), config.gen_emb_dim, config.gen_hidden_dim,
+                        config.seq_length, tasks.start_token(config),
+                        name="generator")
+  checkpoint = tf.train.Checkpoint(generator=generator)
+  manager = tf.train.CheckpointManager(
+      checkpoint, os.path.join(workdir, workdir_lib.CHECKPOINTS),
+      max_to_keep=None)
+  if workdir_lib.restore_latest(checkpoint, manager, partial=True) is None:
+    raise workdir_lib.WorkdirError(f"{workdir} holds no readable checkpoint; "
+                                   "train first.")
+  return generator
+
+
+def export_from_workdir(config, workdir: str) -> str:
+  """Exports the generator of the workdir's latest checkpoint (--mode=export)."""
+  generator = restore_generator(config, workdir)
+  path = export(serving_module(config, workdir, generator),
+                os.path.join(workdir, "export"), config.export_name)
+  logging.info("Exported %s to %s", config.export_name, path)
+  return path

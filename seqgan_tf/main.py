@@ -70,7 +70,7 @@ def main(argv):
     return EXIT_CONFIG
 
   # Imported here so that --help and flag errors do not pay for TensorFlow.
-  from seqgan_tf import input_pipeline, oracle, tokenizer, train, workdir  # pylint: disable=g-import-not-at-top
+  from seqgan_tf import export, input_pipeline, oracle, tokenizer, train, workdir  # pylint: disable=g-import-not-at-top
   try:
     config = config_lib.config_from_flags(
         FLAGS, workdir.saved_config(FLAGS.workdir))
@@ -78,7 +78,7 @@ def main(argv):
       return sample_from_savedmodel(FLAGS.export_dir or os.path.join(
           FLAGS.workdir, "export", config.export_name))
     if FLAGS.mode == "export":
-      train.export_from_workdir(config, FLAGS.workdir)
+      export.export_from_workdir(config, FLAGS.workdir)
     else:
       train.train_and_evaluate(config, FLAGS.workdir)
   except (config_lib.ConfigError, tokenizer.VocabularyError) as e:

@@ -6,6 +6,7 @@ import dataclasses
 import signal
 import threading
 import time
+from typing import Any, Callable
 
 from absl import logging
 
@@ -102,6 +103,23 @@ class Schedule:
   evaluations: int
   final_evaluation_scale: float   # cost of the final evaluation / a normal one
 
+  @classmethod
+  def left(cls, config, done: tuple[int, int, int], num_real: int,
+           final_evaluation_scale: float) -> "Schedule":
+    """What is left of `config`'s schedule after `done` = (MLE epochs, D
+    pre-training steps, adversarial iterations)."""
+    mle = max(config.pretrain_gen_epochs - done[0], 0)
+    adv = max(config.adv_iterations - done[2], 0)
+    real = min(num_real, config.num_negatives)     # = negatives per D step
+    return cls(
+        mle_epochs=mle, mle_batches=num_real // config.batch_size,
+        dis_pretrain_steps=max(config.pretrain_dis_steps - done[1], 0),
+        dis_epochs=config.dis_epochs,
+        dis_batches=2 * real // config.batch_size, adv_iterations=adv,
+        adv_g_steps=config.adv_g_steps, adv_d_steps=config.adv_d_steps,
+        evaluations=(mle + adv) // config.eval_every,
+        final_evaluation_scale=final_evaluation_scale)
+
   def seconds(self, t: StepTimes) -> dict[str, float]:
     """Estimated seconds of each phase and of the evaluations."""
     dis_step = t.negatives + self.dis_epochs * self.dis_batches * t.dis_batch
@@ -113,6 +131,28 @@ class Schedule:
         "evaluation": t.evaluation * (self.evaluations
                                       + self.final_evaluation_scale),
     }
+
+
+def time_steps(schedule: Schedule,
+               steps: dict[str, Callable[[], Any]]) -> StepTimes:
+  """Seconds of one call of each step the schedule still needs.
+
+  Each is called twice and the second call timed: the first traces it, which
+  the run needs anyway. The caller undoes what the steps changed.
+  """
+  needed = {"mle_batch": schedule.mle_epochs > 0,
+            "negatives": schedule.dis_pretrain_steps + schedule.adv_iterations > 0,
+            "dis_batch": schedule.dis_pretrain_steps + schedule.adv_iterations > 0,
+            "generator_step": schedule.adv_iterations > 0,
+            "evaluation": schedule.evaluations > 0}
+  times = StepTimes()
+  for name, step in steps.items():
+    if needed[name]:
+      step()
+      t0 = time.perf_counter()
+      step()
+      setattr(times, name, time.perf_counter() - t0)
+  return times
 
 
 def log_estimate(schedule: Schedule, times: StepTimes) -> None:

@@ -77,8 +77,8 @@ class ExportTest(tf.test.TestCase):
   def in_process_serving(self):
     with open(os.path.join(self.workdir, "config.json")) as f:
       config = config_lib.Config.from_json(json.dumps(json.load(f)["full"]))
-    generator = train.restore_generator(config, self.workdir)
-    return train.serving_module(config, self.workdir, generator)
+    generator = export.restore_generator(config, self.workdir)
+    return export.serving_module(config, self.workdir, generator)
 
   def test_fresh_process_load_equals_in_process_generator(self):
     proc = subprocess.run(

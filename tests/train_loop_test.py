@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import smoke_config
-from seqgan_tf import tasks, train
+from seqgan_tf import tasks, train, units
 
 
 def evals(workdir):
@@ -25,17 +25,17 @@ def evals(workdir):
 
 
 def sigterm_at(batches_call, index):
-  """Patches Trainer._batches to send SIGTERM at one (call, batch index)."""
-  original = train.Trainer._batches
+  """Patches Units.batches to send SIGTERM at one (call, batch index)."""
+  original = units.Units.batches
   calls = []
 
-  def batches(trainer, dataset, start, total, what, counters):
+  def batches(self_, dataset, start, total, what, counters):
     calls.append(what)
-    for i, batch in original(trainer, dataset, start, total, what, counters):
+    for i, batch in original(self_, dataset, start, total, what, counters):
       if len(calls) == batches_call and i == index:
         os.kill(os.getpid(), signal.SIGTERM)
       yield i, batch
-  return mock.patch.object(train.Trainer, "_batches", batches)
+  return mock.patch.object(units.Units, "batches", batches)
 
 
 def sigterm_after_first_generator_step():
@@ -99,13 +99,13 @@ class DivergenceTest(tf.test.TestCase):
 
   def _run_with_mle_loss(self, value):
     """A smoke run whose 3rd MLE epoch reports `value` as its loss."""
-    original = train.Trainer.mle_epoch
+    original = units.Units.mle_epoch
 
-    def mle_epoch(trainer, epoch, counters):
-      metrics = original(trainer, epoch, counters)
+    def mle_epoch(self_, epoch, counters):
+      metrics = original(self_, epoch, counters)
       return {"mle_loss": value} if epoch == 2 else metrics
     workdir = self.create_tempdir().full_path
-    with mock.patch.object(train.Trainer, "mle_epoch", mle_epoch):
+    with mock.patch.object(units.Units, "mle_epoch", mle_epoch):
       with self.assertRaises(train.TrainingDivergedError) as error:
         train.train_and_evaluate(smoke_config(), workdir)
     return workdir, str(error.exception)

@@ -193,6 +193,6 @@ class BalancedClassesTest(tf.test.TestCase):
     workdir = os.path.join(tmp, "run")
     train.check_workdir(config, workdir)
     trainer = train.Trainer(config, workdir, progress.StopSignal())
-    real, fake = trainer._dis_data((train.DIS_PRETRAIN, 0))
+    real, fake = trainer.units.dis_data((train.DIS_PRETRAIN, 0))
     self.assertEqual(real.shape[0], 45)           # every 10th line held out
     self.assertEqual(fake.shape[0], real.shape[0])
