@@ -163,9 +163,11 @@ class Trainer:
     if bad:
       raise TrainingDivergedError(
           f"{PHASE_NAMES[phase]} step {step}: {', '.join(bad)} is not finite "
-          f"or has exploded. Training stopped; the last good checkpoint is "
-          f"{self.manager.latest_checkpoint}. Lower the learning rate or "
-          "change --seed, then resume or restart.")
+          f"or has exploded. Training stopped; "
+          + (f"the last good checkpoint is {self.manager.latest_checkpoint}"
+             if self.manager.latest_checkpoint else "no checkpoint was written")
+          + ". Lower the learning rate or change --seed, then resume or "
+          "restart.")
 
   # ---------------------------------------------------------------- output
   def evaluate(self, global_step: int, phase: str,

@@ -127,8 +127,7 @@ def restore_latest(checkpoint: tf.train.Checkpoint,
     if why is not None:
       kept = _move_aside(prefix)
       logging.warning("Checkpoint %s is damaged (%s). Its files are kept in %s;"
-                      " resuming from the previous checkpoint.", prefix, why,
-                      kept)
+                      " trying the previous checkpoint.", prefix, why, kept)
       continue
     try:
       status = checkpoint.restore(prefix)

@@ -47,7 +47,16 @@ class BleuTest(tf.test.TestCase, parameterized.TestCase):
 
 
 def renamed(tokens, unknown, new):
-  return [new if t == unknown else t for t in tokens]
+  """`tokens` with every `unknown` replaced by `new` (None: unchanged)."""
+  return [new if unknown is not None and t == unknown else t for t in tokens]
+
+
+def nltk_self_bleu(samples, n, unknown=None):
+  """Each sample against the others by nltk, <unk> renamed apart."""
+  return np.mean([
+      nltk_bleu([renamed(s, unknown, -1) for s in samples[:i] + samples[i + 1:]],
+                renamed(samples[i], unknown, -2), n)
+      for i in range(len(samples))])
 
 
 class UnknownTest(tf.test.TestCase, parameterized.TestCase):
@@ -71,34 +80,19 @@ class UnknownTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(bleu.Bleu([hyp]).sentence(hyp, 2), 1.0)
     self.assertLess(bleu.Bleu([hyp], unknown=0).sentence(hyp, 2), 0.6)
 
-  @parameterized.parameters(2, 3)
-  def test_self_bleu_equals_nltk_with_unknowns_renamed(self, n):
-    rng = np.random.default_rng(30 + n)
-    for _ in range(15):
-      samples = random_corpus(rng, int(rng.integers(2, 8)), vocab=3,
-                              lengths=(1, 6))
-      expected = np.mean([
-          nltk_bleu([renamed(s, 0, -1) for s in samples[:i] + samples[i + 1:]],
-                    renamed(samples[i], 0, -2), n)
-          for i in range(len(samples))])
-      self.assertAllClose(bleu.self_bleu(samples, n, unknown=0), expected,
-                          atol=1e-12, msg=str(samples))
-
 
 class SelfBleuTest(tf.test.TestCase, parameterized.TestCase):
 
-  @parameterized.parameters(2, 3, 4)
-  def test_equals_nltk_leave_one_out(self, n):
-    rng = np.random.default_rng(10 + n)
+  @parameterized.parameters((2, None), (3, None), (4, None), (2, 0), (3, 0))
+  def test_equals_nltk_leave_one_out(self, n, unknown):
+    rng = np.random.default_rng(10 + n + (unknown is not None))
     for _ in range(15):
       # Few distinct tokens and lengths: ties in counts and lengths happen.
       samples = random_corpus(rng, int(rng.integers(2, 9)), vocab=4,
                               lengths=(1, 6))
-      expected = np.mean([
-          nltk_bleu(samples[:i] + samples[i + 1:], samples[i], n)
-          for i in range(len(samples))])
-      self.assertAllClose(bleu.self_bleu(samples, n), expected, atol=1e-12,
-                          msg=str(samples))
+      self.assertAllClose(bleu.self_bleu(samples, n, unknown=unknown),
+                          nltk_self_bleu(samples, n, unknown=unknown),
+                          atol=1e-12, msg=str(samples))
 
   def test_identical_samples_have_self_bleu_one(self):
     self.assertAllClose(bleu.self_bleu([[1, 2, 3, 4]] * 3, 4), 1.0)

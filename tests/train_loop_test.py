@@ -56,6 +56,16 @@ def sigterm_after_first_generator_step():
 
 class StopAndResumeTest(tf.test.TestCase):
 
+  def _stop(self, fault, config, workdir, where, position):
+    """Runs until `fault` sends SIGTERM; checks the message and position."""
+    with fault:
+      with self.assertRaisesRegex(train.StoppedError, f"inside {where}"):
+        train.train_and_evaluate(config, workdir)
+    ckpt = tf.train.load_checkpoint(os.path.join(workdir, "checkpoints"))
+    self.assertAllEqual(ckpt.get_tensor("position/.ATTRIBUTES/VARIABLE_VALUE"),
+                        position)
+    return ckpt
+
   def test_stops_inside_units_resume_bit_identical(self):
     config = smoke_config(deterministic=True, adv_g_steps=2)
     whole = self.create_tempdir().full_path
@@ -63,31 +73,16 @@ class StopAndResumeTest(tf.test.TestCase):
 
     pieces = self.create_tempdir().full_path
     # 1. Inside MLE epoch 2, before its batch 5 (index 4).
-    with sigterm_at(batches_call=2, index=3):
-      with self.assertRaisesRegex(train.StoppedError,
-                                  "inside MLE pre-training unit 2"):
-        train.train_and_evaluate(config, pieces)
-    ckpt = tf.train.load_checkpoint(os.path.join(pieces, "checkpoints"))
-    self.assertAllEqual(ckpt.get_tensor("position/.ATTRIBUTES/VARIABLE_VALUE"),
-                        [train.MLE, 4, 0, 0, 0])
+    ckpt = self._stop(sigterm_at(batches_call=2, index=3), config, pieces,
+                      "MLE pre-training unit 2", [train.MLE, 4, 0, 0, 0])
     self.assertEqual(ckpt.get_tensor(
         "mle_epochs_done/.ATTRIBUTES/VARIABLE_VALUE"), 1)
     # 2. Between the two G steps of adversarial iteration 1.
-    with sigterm_after_first_generator_step():
-      with self.assertRaisesRegex(train.StoppedError,
-                                  "inside adversarial unit 1"):
-        train.train_and_evaluate(config, pieces)
-    ckpt = tf.train.load_checkpoint(os.path.join(pieces, "checkpoints"))
-    self.assertAllEqual(ckpt.get_tensor("position/.ATTRIBUTES/VARIABLE_VALUE"),
-                        [train.ADVERSARIAL, 1, 0, 0, 0])
+    self._stop(sigterm_after_first_generator_step(), config, pieces,
+               "adversarial unit 1", [train.ADVERSARIAL, 1, 0, 0, 0])
     # 3. Inside the D step of adversarial iteration 2, before its batch 3.
-    with sigterm_at(batches_call=2, index=1):
-      with self.assertRaisesRegex(train.StoppedError,
-                                  "inside adversarial unit 2"):
-        train.train_and_evaluate(config, pieces)
-    ckpt = tf.train.load_checkpoint(os.path.join(pieces, "checkpoints"))
-    self.assertAllEqual(ckpt.get_tensor("position/.ATTRIBUTES/VARIABLE_VALUE"),
-                        [train.ADVERSARIAL, 2, 0, 0, 2])
+    self._stop(sigterm_at(batches_call=2, index=1), config, pieces,
+               "adversarial unit 2", [train.ADVERSARIAL, 2, 0, 0, 2])
     # 4. To the end.
     resumed = train.train_and_evaluate(config, pieces)
     self.assertEqual(resumed["nll_oracle"], expected["nll_oracle"])
