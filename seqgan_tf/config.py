@@ -38,6 +38,20 @@ def paper_kernels(seq_length: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
           _SHORT_COUNTS[:len(short)] + (_LONG_COUNT,) * len(long))
 
 
+# What each real-data task sets unless a flag, a flagfile or the workdir's run
+# says otherwise (Config's defaults are the paper's synthetic experiment).
+_TEXT_SCHEDULE = dict(pretrain_dis_steps=10, adv_iterations=100)
+TASK_DEFAULTS = {
+    "obama": dict(seq_length=32, gen_emb_dim=64, gen_hidden_dim=64,
+                  pretrain_gen_epochs=30, **_TEXT_SCHEDULE),
+    "poems": dict(seq_length=25, gen_emb_dim=64, gen_hidden_dim=64,
+                  pretrain_gen_epochs=50, **_TEXT_SCHEDULE),
+    "coco": dict(seq_length=32, pretrain_gen_epochs=80, **_TEXT_SCHEDULE),
+    "nottingham": dict(seq_length=33, vocab_size=100, pretrain_gen_epochs=80,
+                       **_TEXT_SCHEDULE),
+}
+
+
 class ConfigError(ValueError):
   """A configuration value is invalid; the message names the flag and the fix."""
 
@@ -207,7 +221,9 @@ def validate(config: Config) -> Config:
 # Help for every flag: what it does, its unit, and the paper's value where
 # there is one ("paper: ..." refers to the synthetic experiment unless said).
 HELP = {
-    "task": f"Experiment: {', '.join(TASKS)}. 'text' trains on --train_file.",
+    "task": f"Experiment: {', '.join(TASKS)}. 'text' trains on --train_file. "
+            "Each real-data task brings its own length, model size and "
+            "schedule (config.TASK_DEFAULTS); flags override them.",
     "data_dir": "Folder with local copies of the corpora (<data_dir>/<name>/..."
                 ", e.g. ../shared/data). Empty: download and sha256-check.",
     "seed": "Seed of the initialisation and of every random draw (each draw is "
@@ -288,7 +304,7 @@ HELP = {
 }
 
 
-def define_flags() -> None:
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines one absl flag per Config field, with the field's default.
 
   They are defined in this module; main.py adopts them as its key flags, so
@@ -298,31 +314,39 @@ def define_flags() -> None:
     name, default = field.name, field.default
     doc = HELP[name]
     if isinstance(default, bool):
-      flags.DEFINE_bool(name, default, doc)
+      flags.DEFINE_bool(name, default, doc, flag_values=flag_values)
     elif isinstance(default, int):
-      flags.DEFINE_integer(name, default, doc)
+      flags.DEFINE_integer(name, default, doc, flag_values=flag_values)
     elif isinstance(default, float):
-      flags.DEFINE_float(name, default, doc)
+      flags.DEFINE_float(name, default, doc, flag_values=flag_values)
     elif isinstance(default, tuple):
-      flags.DEFINE_list(name, [str(v) for v in default], doc)
+      flags.DEFINE_list(name, [str(v) for v in default], doc,
+                        flag_values=flag_values)
     elif name == "task":
-      flags.DEFINE_enum(name, default, TASKS, doc)
+      flags.DEFINE_enum(name, default, TASKS, doc, flag_values=flag_values)
     elif name == "jit_compile":
-      flags.DEFINE_enum(name, default, JIT_MODES, doc)
+      flags.DEFINE_enum(name, default, JIT_MODES, doc, flag_values=flag_values)
     else:
-      flags.DEFINE_string(name, default, doc)
+      flags.DEFINE_string(name, default, doc, flag_values=flag_values)
   flags.DEFINE_string("workdir", None, "Run folder: checkpoints, TensorBoard, "
-                      "samples, exports. Re-running with it resumes; export "
-                      "and sample read its configuration from it.")
+                      "samples, exports (default: runs/<task>). Re-running "
+                      "with it resumes; export and sample read its "
+                      "configuration from it.",
+                      flag_values=flag_values)
   flags.DEFINE_enum("mode", "train", MODES, "train (then export), export "
                     "(the workdir's latest checkpoint), or sample (from a "
-                    "SavedModel only: --export_dir, or --workdir's export).")
+                    "SavedModel only: --export_dir, or --workdir's export).",
+                    flag_values=flag_values)
   flags.DEFINE_string("export_dir", None, "sample: WORKDIR/export/<model> or "
-                      "one of its version folders (default: the workdir's).")
-  flags.DEFINE_integer("num_samples", 5, "sample: how many texts to print.")
+                      "one of its version folders (default: the workdir's).",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("num_samples", 5, "sample: how many texts to print.",
+                       flag_values=flag_values)
   flags.DEFINE_float("temperature", 1.0, "sample: softmax temperature (> 0; "
-                     "1 is the model's distribution).")
-  flags.DEFINE_string("prefix", "", "sample: text to continue.")
+                     "1 is the model's distribution).",
+                     flag_values=flag_values)
+  flags.DEFINE_string("prefix", "", "sample: text to continue.",
+                      flag_values=flag_values)
 
 
 def _upgrade(name: str, value: Any) -> Any:
@@ -336,17 +360,22 @@ def config_from_flags(values: flags.FlagValues,
                       saved: dict[str, Any] | None = None) -> Config:
   """Builds and validates a Config from parsed flags (read, never mutated).
 
-  Args:
-    values: parsed flags.
-    saved: the configuration a workdir's run was started with. Flags that
-      were not given (on the command line or in a flagfile) take its values,
-      so a run can be resumed, exported or sampled from its workdir alone.
+  Each field takes, in order: the flag, if given (on the command line or in a
+  flagfile); else the value of the workdir's run (`saved`), so a run can be
+  resumed, exported or sampled from its workdir alone; else its task's
+  default (TASK_DEFAULTS); else the flag's default.
   """
+  saved = saved or {}
+  task = values["task"].value if values["task"].present else saved.get(
+      "task", values["task"].value)
+  task_defaults = TASK_DEFAULTS.get(task, {})
   kwargs = {}
   for field in dataclasses.fields(Config):
     flag = values[field.name]
-    if saved is not None and field.name in saved and not flag.present:
-      value = _upgrade(field.name, saved[field.name])
+    if not flag.present and (field.name in saved
+                             or field.name in task_defaults):
+      value = _upgrade(field.name, saved.get(field.name,
+                                             task_defaults.get(field.name)))
       kwargs[field.name] = tuple(value) if isinstance(value, list) else value
       continue
     value = flag.value
@@ -358,6 +387,11 @@ def config_from_flags(values: flags.FlagValues,
                           f"separated list of integers") from e
     kwargs[field.name] = value
   return validate(Config(**kwargs))
+
+
+def default_workdir(values: flags.FlagValues) -> str:
+  """runs/<task>: where a run goes when --workdir is not given."""
+  return f"runs/{values['task'].value}"
 
 
 def replace(config: Config, **changes: Any) -> Config:

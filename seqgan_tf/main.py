@@ -63,24 +63,22 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if FLAGS.mode == "sample" and FLAGS.export_dir and not FLAGS.workdir:
     return sample_from_savedmodel(FLAGS.export_dir)
+  workdir_path = FLAGS.workdir or config_lib.default_workdir(FLAGS)
   if not FLAGS.workdir:
-    logging.error("--workdir is required: the folder for checkpoints, "
-                  "TensorBoard events and samples (--mode=sample: or "
-                  "--export_dir).")
-    return EXIT_CONFIG
+    logging.info("Run folder: %s (no --workdir given).", workdir_path)
 
   # Imported here so that --help and flag errors do not pay for TensorFlow.
   from seqgan_tf import export, input_pipeline, oracle, tokenizer, train, workdir  # pylint: disable=g-import-not-at-top
   try:
     config = config_lib.config_from_flags(
-        FLAGS, workdir.saved_config(FLAGS.workdir))
+        FLAGS, workdir.saved_config(workdir_path))
     if FLAGS.mode == "sample":
       return sample_from_savedmodel(FLAGS.export_dir or os.path.join(
-          FLAGS.workdir, "export", config.export_name))
+          workdir_path, "export", config.export_name))
     if FLAGS.mode == "export":
-      export.export_from_workdir(config, FLAGS.workdir)
+      export.export_from_workdir(config, workdir_path)
     else:
-      train.train_and_evaluate(config, FLAGS.workdir)
+      train.train_and_evaluate(config, workdir_path)
   except (config_lib.ConfigError, tokenizer.VocabularyError) as e:
     logging.error("%s", e)
     return EXIT_CONFIG

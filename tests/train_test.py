@@ -1,9 +1,11 @@
 """Training pieces: the roll-out policy update, the policy gradient, D's step."""
 
+import dataclasses
 import os
 
 import numpy as np
 import tensorflow as tf
+from absl import flags
 
 from seqgan_tf import config as config_lib
 from seqgan_tf import input_pipeline, progress, state, train
@@ -196,3 +198,23 @@ class BalancedClassesTest(tf.test.TestCase):
     real, fake = trainer.units.dis_data((train.DIS_PRETRAIN, 0))
     self.assertEqual(real.shape[0], 45)           # every 10th line held out
     self.assertEqual(fake.shape[0], real.shape[0])
+
+
+class TaskDefaultsTest(tf.test.TestCase):
+
+  def test_flag_then_workdir_then_task_default_then_flag_default(self):
+    values = flags.FlagValues()
+    config_lib.define_flags(values)
+    values(["prog", "--task=obama", "--gen_emb_dim=16"])
+    config = config_lib.config_from_flags(values)
+    self.assertEqual(config.seq_length, 32)          # obama's own length
+    self.assertEqual(config.gen_emb_dim, 16)         # the flag wins
+    self.assertEqual(config.batch_size, 64)          # Config's default
+    saved = dataclasses.asdict(config_lib.replace(config, seq_length=24))
+    resumed = config_lib.config_from_flags(values, saved)
+    self.assertEqual(resumed.seq_length, 24)         # the workdir's run
+    values = flags.FlagValues()
+    config_lib.define_flags(values)
+    values(["prog"])
+    self.assertEqual(config_lib.config_from_flags(values, saved).task, "obama")
+    self.assertEqual(config_lib.default_workdir(values), "runs/synthetic")
