@@ -82,3 +82,22 @@ class PaperOracleTest(tf.test.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+class NllTestTest(tf.test.TestCase):
+
+  def test_nll_test_is_generators_nll_of_held_out_oracle_samples(self):
+    from conftest import smoke_config  # pylint: disable=g-import-not-at-top
+    from seqgan_tf import tasks  # pylint: disable=g-import-not-at-top
+    config = smoke_config()
+    task = tasks.build(config, self.create_tempdir().full_path)
+    # G = the oracle itself: its NLL-test is the oracle's NLL of its own
+    # held-out samples, and no row of them is in the training set.
+    metrics, _, _ = task.evaluate(task.oracle, tf.constant([1, 2]), False)
+    self.assertNear(metrics["nll_test"],
+                    float(tf.reduce_mean(oracle.nll(task.oracle, task.test))),
+                    1e-5)
+    train_rows = {tuple(r) for r in task.real}
+    held_out = [tuple(r) for r in task.test.numpy()]
+    self.assertLess(sum(r in train_rows for r in held_out),
+                    0.1 * len(held_out))         # another draw than the data
