@@ -1,0 +1,92 @@
+"""The paper's significance test between runs: Welch's t-test.
+
+  python -m seqgan_tf.compare --a=runs/mle --b=runs/seqgan [--metric=nll_oracle]
+  python -m seqgan_tf.compare --a=runs/mle_s1,runs/mle_s2 --b=runs/gan_s1,runs/gan_s2
+
+One run against one run compares every final sample's score (WORKDIR/
+final_scores.npz: per-sequence NLL-oracle, or per-sample BLEU on text), as
+the paper's t-test does. Groups of runs (several seeds) compare the runs'
+means, one value per run: differences between seeds are then part of the noise,
+which is the question a reader of a table over seeds asks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+import numpy as np
+from absl import app, flags
+
+SCORES_FILE = "final_scores.npz"   # workdir.SCORES_FILE, without importing TF
+
+
+def welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+  """Welch's two-sided t-test: (t, degrees of freedom, p-value).
+
+  Args:
+    a, b: [n] and [m] samples, n, m >= 2.
+  """
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+  t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+  df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+  return float(t), float(df), float(2 * stats.t.sf(abs(t), df))
+
+
+def load_scores(workdir: str, metric: str | None) -> tuple[str, np.ndarray]:
+  """(metric, the run's per-sample final scores of it)."""
+  path = os.path.join(workdir, SCORES_FILE)
+  if not os.path.exists(path):
+    raise ValueError(f"{path} does not exist: the run has not finished its "
+                     "final evaluation (or predates per-sample scores).")
+  with np.load(path) as scores:
+    metric = metric or sorted(scores.files)[0]
+    if metric not in scores.files:
+      raise ValueError(f"{path} has no {metric!r}; it has "
+                       f"{', '.join(scores.files)}.")
+    return metric, scores[metric]
+
+
+def compare(runs_a: list[str], runs_b: list[str],
+            metric: str | None = None) -> str:
+  """The test's result as a few lines of text."""
+  metric, _ = load_scores(runs_a[0], metric)
+  a = [load_scores(r, metric)[1] for r in runs_a]
+  b = [load_scores(r, metric)[1] for r in runs_b]
+  if len(a) == 1 and len(b) == 1:
+    x, y, unit = a[0], b[0], "samples"
+  else:
+    x, y = np.array([s.mean() for s in a]), np.array([s.mean() for s in b])
+    unit = "runs (one mean each)"
+    if len(x) < 2 or len(y) < 2:
+      raise ValueError("groups of runs need at least two runs on each side.")
+  t, df, p = welch(x, y)
+  return (f"{metric}: A {x.mean():.4f} +- {x.std(ddof=1):.4f} "
+          f"({len(x)} {unit}), B {y.mean():.4f} +- {y.std(ddof=1):.4f} "
+          f"({len(y)} {unit})\nWelch's t = {t:.3f}, df = {df:.1f}, "
+          f"p = {p:.3g} (two-sided)")
+
+
+flags.DEFINE_list("a", [], "Run folder(s) of group A.")
+flags.DEFINE_list("b", [], "Run folder(s) of group B.")
+flags.DEFINE_string("metric", None, "Score to compare (default: the first "
+                    "in final_scores.npz, e.g. nll_oracle or bleu2).")
+
+
+def main(argv):
+  del argv
+  if not flags.FLAGS.a or not flags.FLAGS.b:
+    print("give --a=RUN[,RUN...] and --b=RUN[,RUN...]", file=sys.stderr)
+    return 2
+  try:
+    print(compare(flags.FLAGS.a, flags.FLAGS.b, flags.FLAGS.metric))
+  except ValueError as e:
+    print(e, file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)
