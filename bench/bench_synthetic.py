@@ -1,7 +1,7 @@
 """Per-phase timings of the synthetic experiment at the paper's settings.
 
   python bench/bench_synthetic.py [--repeats=3] [--phases=mle,sample,...]
-  python bench/bench_synthetic.py --compare_xla   # graph vs XLA, same run
+  python bench/bench_synthetic.py --compare=xla        # graph vs XLA, same run
 
 Prints, for each phase, the median wall-clock seconds over --repeats runs (after
 one warm-up that traces and compiles), the issue's target, the FLOPs counted,
@@ -26,8 +26,9 @@ flags.DEFINE_list("phases", ["mle_epoch", "sample_9984", "dis_epoch",
                   "Phases to time.")
 flags.DEFINE_enum("jit_compile", "off", ["off", "on"],
                   "XLA-compile the training steps (MLE, D, G with roll-out).")
-flags.DEFINE_bool("compare_xla", False, "Time every phase in graph mode and "
-                  "under XLA in the same run, and print both.")
+flags.DEFINE_enum("compare", "none", ["none", "xla"],
+                  "Time every phase twice in the same run and print both: "
+                  "graph mode vs XLA.")
 flags.DEFINE_bool("tiny", False, "A tiny configuration: checks that the script "
                   "runs (tests/bench_test.py); its numbers mean nothing.")
 FLAGS = flags.FLAGS
@@ -153,13 +154,17 @@ def main(argv):
   flops = flop_counts(config)
   print(f"float32 matmul rate: {rate / 1e9:.1f} GFLOP/s "
         f"(TF {tf.__version__}, jit_compile={config.jit_compile})")
-  if FLAGS.compare_xla:
-    modes = {mode: build_phases(config_lib.replace(config, jit_compile=mode))
-             for mode in ("off", "on")}
-    print(f"{'phase':24s} {'graph s':>9s} {'XLA s':>9s} {'XLA/graph':>9s}")
+  if FLAGS.compare != "none":
+    field, modes, labels = {
+        "xla": ("jit_compile", ("off", "on"), ("graph", "XLA")),
+    }[FLAGS.compare]
+    built = [build_phases(config_lib.replace(config, **{field: m}))
+             for m in modes]
+    print(f"{'phase':24s} {labels[0] + ' s':>9s} {labels[1] + ' s':>9s} "
+          f"{labels[1] + '/' + labels[0]:>9s}")
     for name in FLAGS.phases:
-      graph, xla = (time_phase(name, modes[m][name]) for m in ("off", "on"))
-      print(f"{name:24s} {graph:9.3f} {xla:9.3f} {xla / graph:9.2f}",
+      first, second = (time_phase(name, phases[name]) for phases in built)
+      print(f"{name:24s} {first:9.3f} {second:9.3f} {second / first:9.2f}",
             flush=True)
     return
   phases = build_phases(config)
