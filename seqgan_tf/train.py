@@ -58,10 +58,6 @@ class StoppedError(RuntimeError):
     self.signal_name = signal_name
 
 
-def check_workdir(config: Config, workdir: str, write: bool = True) -> None:
-  workdir_lib.check(config, workdir, write)
-
-
 # -------------------------------------------------------------------- loop
 class Trainer:
   """Runs (or resumes) the schedule of one workdir."""
@@ -278,6 +274,6 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
   keras.utils.set_random_seed(config.seed)
-  check_workdir(config, workdir)
+  workdir_lib.check(config, workdir)
   with progress.StopSignal() as stop:
     return Trainer(config, workdir, stop).run()

@@ -9,6 +9,7 @@ from absl import flags
 
 from seqgan_tf import config as config_lib
 from seqgan_tf import input_pipeline, progress, state, train
+from seqgan_tf import workdir as workdir_lib
 from seqgan_tf.models import Discriminator, Generator, through_end
 
 TINY = config_lib.replace(
@@ -193,7 +194,7 @@ class BalancedClassesTest(tf.test.TestCase):
         TINY, task="text", train_file=corpus, vocab_size=64, seq_length=8,
         num_negatives=64, batch_size=8, tfds_dir=os.path.join(tmp, "tfds"))
     workdir = os.path.join(tmp, "run")
-    train.check_workdir(config, workdir)
+    workdir_lib.check(config, workdir)
     trainer = train.Trainer(config, workdir, progress.StopSignal())
     real, fake = trainer.units.dis_data((train.DIS_PRETRAIN, 0))
     self.assertEqual(real.shape[0], 45)           # every 10th line held out
