@@ -14,6 +14,8 @@ from typing import Any
 from absl import flags
 
 TASKS = ("synthetic", "obama", "poems", "coco", "nottingham", "text")
+METHODS = ("mle", "ss", "pg_bleu", "seqgan")   # methods.py
+REWARD_BASELINES = ("none", "batch_mean")
 JIT_MODES = ("auto", "on", "off")
 MODES = ("train", "export", "sample")
 
@@ -52,6 +54,15 @@ TASK_DEFAULTS = {
 }
 
 
+# What each method leaves out of the schedule unless a flag says otherwise
+# (validate() refuses a method given work it does not do).
+METHOD_DEFAULTS = {
+    "mle": dict(pretrain_dis_steps=0, adv_iterations=0),
+    "ss": dict(pretrain_dis_steps=0, adv_iterations=0),
+    "pg_bleu": dict(pretrain_dis_steps=0, adv_d_steps=0),
+}
+
+
 class ConfigError(ValueError):
   """A configuration value is invalid; the message names the flag and the fix."""
 
@@ -61,6 +72,7 @@ class Config:
   """Everything a run needs. Defaults are the paper's synthetic schedule."""
 
   task: str = "synthetic"
+  method: str = "seqgan"
   data_dir: str = ""
   seed: int = 88
   deterministic: bool = False
@@ -105,6 +117,12 @@ class Config:
   adv_d_steps: int = 5
   rollout_num: int = 16
   rollout_update_rate: float = 0.8
+  reward_baseline: str = "none"
+  init_from: str = ""           # a workdir whose latest checkpoint starts this run
+
+  # Table 1's baselines (methods.py).
+  ss_decay: float = 0.002       # scheduled sampling: w falls this much an epoch
+  pg_bleu_n: int = 3            # PG-BLEU: the reward's BLEU order
 
   # Evaluation, logging and state.
   eval_every: int = 5
@@ -168,6 +186,15 @@ def validate(config: Config) -> Config:
       raise ConfigError(f"--{flag}={getattr(config, flag)!r}: {what}")
 
   need(config.task in TASKS, "task", f"must be one of {', '.join(TASKS)}")
+  need(config.method in METHODS, "method",
+       f"must be one of {', '.join(METHODS)}")
+  need(config.reward_baseline in REWARD_BASELINES, "reward_baseline",
+       f"must be one of {', '.join(REWARD_BASELINES)}")
+  for name, value in METHOD_DEFAULTS.get(config.method, {}).items():
+    need(getattr(config, name) == value, name,
+         f"--method={config.method} does no such work; set --{name}={value}")
+  need(0.0 <= config.ss_decay <= 1.0, "ss_decay", "must be in [0, 1]")
+  need(1 <= config.pg_bleu_n <= 5, "pg_bleu_n", "must be in 1..5")
   need(config.jit_compile in JIT_MODES, "jit_compile",
        f"must be one of {', '.join(JIT_MODES)}")
   need(config.vocab_size > 4 or config.task == "synthetic", "vocab_size",
@@ -224,6 +251,10 @@ HELP = {
     "task": f"Experiment: {', '.join(TASKS)}. 'text' trains on --train_file. "
             "Each real-data task brings its own length, model size and "
             "schedule (config.TASK_DEFAULTS); flags override them.",
+    "method": "What trains G (the paper's Table 1): mle (MLE only), ss "
+              "(scheduled sampling only), pg_bleu (MLE, then policy "
+              "gradient with BLEU against the training set as reward; no D), "
+              "or seqgan.",
     "data_dir": "Folder with local copies of the corpora (<data_dir>/<name>/..."
                 ", e.g. ../shared/data). Empty: download and sha256-check.",
     "seed": "Seed of the initialisation and of every random draw (each draw is "
@@ -286,6 +317,15 @@ HELP = {
     "rollout_update_rate": "r in beta <- r*beta + (1-r)*theta after each G "
                            "step (0: roll out with the current G, as the "
                            "authors' code in effect does; 1: frozen).",
+    "reward_baseline": "Subtracted from Q in the policy gradient: none (the "
+                       "paper) or batch_mean (Q's mean over the batch at "
+                       "each position).",
+    "init_from": "Start a new run from another workdir's latest checkpoint "
+                 "(e.g. share one MLE pre-training between methods); its "
+                 "model must fit this configuration. Ignored on resume.",
+    "ss_decay": "ss: the share of real input tokens w starts at 1 and falls "
+                "by this before every epoch (paper: 0.002).",
+    "pg_bleu_n": "pg_bleu: the reward's BLEU order (authors' code: 3).",
     "eval_every": "Evaluate every this many MLE epochs or adversarial "
                   "iterations.",
     "nll_samples": "synthetic: samples scored by the oracle at each evaluation.",
@@ -302,6 +342,10 @@ HELP = {
     "model_name": "Export name under WORKDIR/export/ (empty: seqgan_<task>).",
     "progress_secs": "Seconds between progress lines inside a long unit.",
 }
+
+
+_ENUMS = {"task": TASKS, "method": METHODS, "jit_compile": JIT_MODES,
+          "reward_baseline": REWARD_BASELINES}
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -322,10 +366,9 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
     elif isinstance(default, tuple):
       flags.DEFINE_list(name, [str(v) for v in default], doc,
                         flag_values=flag_values)
-    elif name == "task":
-      flags.DEFINE_enum(name, default, TASKS, doc, flag_values=flag_values)
-    elif name == "jit_compile":
-      flags.DEFINE_enum(name, default, JIT_MODES, doc, flag_values=flag_values)
+    elif name in _ENUMS:
+      flags.DEFINE_enum(name, default, _ENUMS[name], doc,
+                        flag_values=flag_values)
     else:
       flags.DEFINE_string(name, default, doc, flag_values=flag_values)
   flags.DEFINE_string("workdir", None, "Run folder: checkpoints, TensorBoard, "
@@ -363,12 +406,15 @@ def config_from_flags(values: flags.FlagValues,
   Each field takes, in order: the flag, if given (on the command line or in a
   flagfile); else the value of the workdir's run (`saved`), so a run can be
   resumed, exported or sampled from its workdir alone; else its task's
-  default (TASK_DEFAULTS); else the flag's default.
+  or method's default (METHOD_DEFAULTS win); else the flag's default.
   """
   saved = saved or {}
   task = values["task"].value if values["task"].present else saved.get(
       "task", values["task"].value)
-  task_defaults = TASK_DEFAULTS.get(task, {})
+  method = values["method"].value if values["method"].present else saved.get(
+      "method", values["method"].value)
+  task_defaults = {**TASK_DEFAULTS.get(task, {}),
+                   **METHOD_DEFAULTS.get(method, {})}
   kwargs = {}
   for field in dataclasses.fields(Config):
     flag = values[field.name]

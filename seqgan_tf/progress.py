@@ -140,9 +140,11 @@ def time_steps(schedule: Schedule,
   Each is called twice and the second call timed: the first traces it, which
   the run needs anyway. The caller undoes what the steps changed.
   """
+  trains_dis = (schedule.dis_pretrain_steps > 0
+                or schedule.adv_iterations * schedule.adv_d_steps > 0)
   needed = {"mle_batch": schedule.mle_epochs > 0,
-            "negatives": schedule.dis_pretrain_steps + schedule.adv_iterations > 0,
-            "dis_batch": schedule.dis_pretrain_steps + schedule.adv_iterations > 0,
+            "negatives": trains_dis,
+            "dis_batch": trains_dis,
             "generator_step": schedule.adv_iterations > 0,
             "evaluation": schedule.evaluations > 0}
   times = StepTimes()

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import rollout, sampler
+from seqgan_tf import methods, rollout, sampler
 from seqgan_tf.config import Config
 from seqgan_tf.models import Discriminator, Generator, through_end
 from seqgan_tf.optim import FusedAdam
@@ -66,10 +66,13 @@ class SeqGAN(tf.Module):
     start_token: the id G reads first (default: --start_token).
     end_token: the id that ends a sequence (None: sequences run to T). Nothing
       after it counts in the MLE loss, the policy gradient, or D's input.
+    reward: scores [n, T] completions in [0, 1] for the policy gradient
+      (None: D's P(real), SeqGAN; PG-BLEU passes a methods.BleuReward).
   """
 
   def __init__(self, config: Config, vocab_size: int | None = None,
-               start_token: int | None = None, end_token: int | None = None):
+               start_token: int | None = None, end_token: int | None = None,
+               reward: rollout.ScoreFn | None = None):
     super().__init__(name="seqgan")
     self.config = config
     self.end_token = end_token
@@ -83,6 +86,7 @@ class SeqGAN(tf.Module):
         vocab_size, config.dis_emb_dim, *config.dis_kernels(),
         config.dis_dropout_keep, config.dis_l2, seed=config.seed + 1000,
         end_token=end_token)
+    self.reward = reward or self.discriminator.prob_real
     # Separate Adam states for MLE and the policy gradient (authors' code).
     self.mle_optimizer = make_optimizer(config.gen_learning_rate,
                                         config.gen_grad_clip, "mle_adam")
@@ -111,6 +115,8 @@ class SeqGAN(tf.Module):
     self.jit = config.use_xla(bool(tf.config.list_physical_devices("GPU")))
     self.mle_step = tf.function(self._mle_step, jit_compile=self.jit,
                                 autograph=False)
+    self.scheduled_sampling_step = tf.function(
+        self._scheduled_sampling_step, jit_compile=self.jit, autograph=False)
     self.dis_step = tf.function(self._dis_step, jit_compile=self.jit,
                                 autograph=False)
     self.adversarial_generator_step = tf.function(
@@ -153,6 +159,19 @@ class SeqGAN(tf.Module):
     variables = self.generator.trainable_variables
     with tf.GradientTape() as tape:
       loss = mle_loss(self.generator.log_probs(tokens), self._mask(tokens))
+    self.mle_optimizer.apply(tape.gradient(loss, variables), variables)
+    self.trackers["mle_loss"].update_state(loss)
+    return {"mle_loss": loss}
+
+  def _scheduled_sampling_step(self, tokens: tf.Tensor, truth_rate: tf.Tensor,
+                               seed: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One MLE step whose inputs are real with probability `truth_rate`, else
+    G's own samples (methods.scheduled_sampling_log_probs)."""
+    variables = self.generator.trainable_variables
+    with tf.GradientTape() as tape:
+      log_probs, _ = methods.scheduled_sampling_log_probs(
+          self.generator, tokens, truth_rate, seed)
+      loss = mle_loss(log_probs, self._mask(tokens))
     self.mle_optimizer.apply(tape.gradient(loss, variables), variables)
     self.trackers["mle_loss"].update_state(loss)
     return {"mle_loss": loss}
@@ -201,19 +220,22 @@ class SeqGAN(tf.Module):
                                   ) -> dict[str, tf.Tensor]:
     """Sample a batch, reward it by roll-outs, take one policy-gradient step.
 
-    Minimises -sum_{b,t} log G(y_t | y_<t) * Q_t (a sum, as the authors do),
+    Minimises -sum_{b,t} log G(y_t | y_<t) * Q_t (a sum, as the authors do;
+    Q less its batch mean per position with --reward_baseline=batch_mean),
     then moves the roll-out policy: beta <- r * beta + (1 - r) * theta.
     """
     config = self.config
     tokens = sampler.sample(self.generator, config.batch_size,
                             sampler.fold_seed(seed, 0))
-    reward = rollout.rewards(self.rollout_policy,
-                             self.discriminator.prob_real, tokens,
+    reward = rollout.rewards(self.rollout_policy, self.reward, tokens,
                              config.rollout_num, sampler.fold_seed(seed, 1))
     mask = self._mask(tokens)
+    advantage = reward
+    if config.reward_baseline == "batch_mean":
+      advantage = methods.batch_mean_baseline(reward, mask)
     variables = self.generator.trainable_variables
     with tf.GradientTape() as tape:
-      loss = policy_gradient_loss(self.generator.log_probs(tokens), reward,
+      loss = policy_gradient_loss(self.generator.log_probs(tokens), advantage,
                                   mask)
     grads = tape.gradient(loss, variables)
     self.pg_optimizer.apply(grads, variables)

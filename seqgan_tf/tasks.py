@@ -16,8 +16,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import (bleu, corpora, input_pipeline, oracle as oracle_lib,
-                       sampler, tokenizer)
+from seqgan_tf import (bleu, corpora, input_pipeline, methods,
+                       oracle as oracle_lib, sampler, tokenizer)
 from seqgan_tf.config import Config, ConfigError
 from seqgan_tf.models import Generator, chunked_log_probs
 
@@ -64,6 +64,23 @@ def serving_vocabulary(config: Config,
     return [str(i) for i in range(config.vocab_size)], "space", False
   vocab = tokenizer.Vocabulary.load(os.path.join(workdir, "vocab.txt"))
   return vocab.tokens, vocab.level, True
+
+
+def bleu_reward(config: Config, task: Task) -> methods.BleuReward:
+  """PG-BLEU's reward: BLEU-n of a completion against the training set.
+
+  Text hypotheses and references are what BLEU evaluation scores (the ids
+  before </s>, no <pad>/<s>, and <unk> never matches); synthetic rows are
+  scored whole.
+  """
+  if config.task == "synthetic":
+    return methods.BleuReward([list(r) for r in task.real], config.pg_bleu_n,
+                              task.vocab_size, config.seq_length)
+  references = [task.vocab.strip(row) for row in task.real]
+  return methods.BleuReward(
+      references, config.pg_bleu_n, task.vocab_size, config.seq_length,
+      end_token=tokenizer.END_ID, unknown=tokenizer.UNK_ID,
+      drop_tokens=(tokenizer.PAD_ID, tokenizer.START_ID))
 
 
 def distinct_fraction(samples: np.ndarray) -> float:

@@ -42,6 +42,8 @@ UNIT_NAMES = {MLE: "MLE epoch", DIS_PRETRAIN: "D pre-training step",
 # A mean token NLL this many times a uniform guess's log(V) has diverged,
 # finite or not (a learning rate of 1e30 gave 1e31 without a NaN).
 MAX_NLL_OVER_UNIFORM = 10.0
+# Seconds of training up to the last checkpoint (results.json: wall_seconds).
+WALL_CLOCK_FILE = "wall_clock.json"
 # Final samples with fewer distinct sequences than this share have collapsed.
 MIN_DISTINCT = 0.5
 
@@ -71,8 +73,10 @@ class Trainer:
           f"the training data hold {len(self.task.real)} sequences, fewer "
           f"than one batch (--batch_size={config.batch_size}); lower "
           "--batch_size or use a larger corpus.")
+    reward = (tasks.bleu_reward(config, self.task)
+              if config.method == "pg_bleu" else None)
     self.model = SeqGAN(config, self.task.vocab_size, self.task.start_token,
-                        tasks.end_token(config))
+                        tasks.end_token(config), reward)
     self.checkpoint = self.model.checkpoint()
     self.manager = tf.train.CheckpointManager(
         self.checkpoint, os.path.join(workdir, workdir_lib.CHECKPOINTS),
@@ -81,11 +85,18 @@ class Trainer:
     self.ticker = progress.Ticker(config.progress_secs)
     self.units = units_lib.Units(config, self.model, self.task.real, stop,
                                  self.ticker)
+    self.started, self.seconds_before = time.monotonic(), 0.0
 
   # ---------------------------------------------------------------- state
   def restore(self) -> None:
     model, config = self.model, self.config
     restored = workdir_lib.restore_latest(self.checkpoint, self.manager)
+    if restored is None and config.init_from:
+      restored = workdir_lib.restore_from(self.checkpoint, config.init_from,
+                                          config)
+      logging.info("Starting from %s (--init_from).", restored)
+    elif restored is not None:
+      self.seconds_before = self._read_wall_clock()
     if restored is None:
       return
     # Keras keeps learning rates in (checkpointed) variables: the flags win.
@@ -105,8 +116,24 @@ class Trainer:
 
   def save(self, why: str) -> str:
     path = self.manager.save()
+    workdir_lib.write_atomic(
+        os.path.join(self.workdir, WALL_CLOCK_FILE),
+        json.dumps({"checkpoint": os.path.basename(path),
+                    "seconds": self.wall_seconds()}))
     logging.info("Checkpoint %s written (%s).", path, why)
     return path
+
+  def wall_seconds(self) -> float:
+    """This run's training time up to now, over all its starts."""
+    return self.seconds_before + time.monotonic() - self.started
+
+  def _read_wall_clock(self) -> float:
+    """The time recorded with the last checkpoint (0 if none was recorded)."""
+    path = os.path.join(self.workdir, WALL_CLOCK_FILE)
+    if not tf.io.gfile.exists(path):
+      return 0.0
+    return float(workdir_lib.read_json(
+        path, "Delete it to count the run's time from now on.")["seconds"])
 
   def _counters(self, phase: int) -> list[int]:
     """Where to start inside the next unit of `phase` (zeros: its start)."""
@@ -189,7 +216,10 @@ class Trainer:
     labels = tf.ones([config.batch_size], tf.int32)
     negatives = min(len(self.task.real), config.num_negatives)
     steps = {
-        "mle_batch": lambda: model.mle_step(tokens),
+        "mle_batch": ((lambda: model.mle_step(tokens))
+                      if config.method != "ss" else
+                      lambda: model.scheduled_sampling_step(
+                          tokens, tf.constant(0.5), seed)),
         "negatives": lambda: model.sample(negatives, seed),
         "dis_batch": lambda: model.dis_step(tokens, labels, seed,
                                             tf.constant(0, tf.int32)),
@@ -239,6 +269,7 @@ class Trainer:
     """Final figures, results.json and the export (with any warning)."""
     results = self.evaluate(final_step, "final", final=True)
     results["global_step"] = final_step
+    results["wall_seconds"] = round(self.wall_seconds(), 1)
     warnings = []
     if results.get("distinct", 1.0) < MIN_DISTINCT:
       warnings.append(

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import input_pipeline, progress, sampler
+from seqgan_tf import input_pipeline, methods, progress, sampler
 from seqgan_tf.config import Config
 from seqgan_tf.state import DIS_METRICS, PG_METRICS, SeqGAN
 
@@ -79,10 +79,19 @@ class Units:
     dataset = input_pipeline.mle_dataset(self.real, config.batch_size,
                                          int_seed(config, MLE, epoch))
     what = f"mle epoch {epoch + 1}, batch"
-    for _, tokens in self.batches(dataset, counters[0], self.mle_batches,
-                                   what, lambda b: [b, 0, 0, 0]):
-      self.model.mle_step(tokens)
-    return self.model.read_trackers("mle_loss")
+    truth_rate = methods.ss_truth_rate(epoch, config.ss_decay)
+    for index, tokens in self.batches(dataset, counters[0], self.mle_batches,
+                                       what, lambda b: [b, 0, 0, 0]):
+      if config.method == "ss":
+        self.model.scheduled_sampling_step(
+            tokens, tf.constant(truth_rate, tf.float32),
+            stateless_seed(config, MLE, epoch, index))
+      else:
+        self.model.mle_step(tokens)
+    metrics = self.model.read_trackers("mle_loss")
+    if config.method == "ss":
+      metrics["ss_truth_rate"] = truth_rate
+    return metrics
 
   def dis_data(self, path: tuple[int, ...]) -> tuple[tf.Tensor, tf.Tensor]:
     """Fresh negatives from G, and as many real sequences (equal classes)."""
@@ -132,5 +141,6 @@ class Units:
       self.train_dis((ADVERSARIAL, it, 1, d), start,
                      lambda e, b, d=d: [config.adv_g_steps, d, e, b],
                      f"iteration {it + 1}, D step {d + 1}")
-    return model.read_trackers(*PG_METRICS, *DIS_METRICS)
+    return model.read_trackers(*PG_METRICS,
+                               *(DIS_METRICS if config.adv_d_steps else ()))
 

@@ -73,22 +73,57 @@ def check(config: Config, workdir: str, write: bool = True) -> None:
     raise WorkdirError(f"{workdir} holds no run (no {CONFIG_FILE}); check "
                        "--workdir.")
   if exists:
-    saved = read_json(path, _CONFIG_FIX)
-    ours = config.model_fingerprint()
-    # A field newer than the saved run behaved as its default there.
-    defaults = Config().model_fingerprint()
-    diff = {k: (saved.get(k, defaults[k]), v) for k, v in ours.items()
-            if saved.get(k, defaults[k]) != v}
+    diff = _differences(read_json(path, _CONFIG_FIX), config)
     if diff:
-      lines = ", ".join(f"--{k}: workdir has {a!r}, flags give {b!r}"
-                        for k, (a, b) in sorted(diff.items()))
       raise WorkdirError(f"{workdir} holds a run of another configuration "
-                         f"({lines}). Use a new --workdir, or the flags that "
+                         f"({diff}). Use a new --workdir, or the flags that "
                          "run was started with.")
   if write:
     tf.io.gfile.makedirs(workdir)
     record = config.model_fingerprint() | {"full": json.loads(config.to_json())}
     write_atomic(path, json.dumps(record, indent=2, sort_keys=True))
+
+
+def _differences(saved: dict[str, Any], config: Config,
+                 ignore: tuple[str, ...] = ()) -> str:
+  """The fingerprint fields where a saved run and `config` differ ('' none)."""
+  ours = config.model_fingerprint()
+  # A field newer than the saved run behaved as its default there.
+  defaults = Config().model_fingerprint()
+  diff = {k: (saved.get(k, defaults[k]), v) for k, v in ours.items()
+          if saved.get(k, defaults[k]) != v and k not in ignore}
+  return ", ".join(f"--{k}: workdir has {a!r}, flags give {b!r}"
+                   for k, (a, b) in sorted(diff.items()))
+
+
+def restore_from(checkpoint: tf.train.Checkpoint, source: str,
+                 config: Config) -> str:
+  """Restores another run's newest checkpoint (--init_from); returns its path.
+
+  The other run is only read. Its model must be this one's; the seed and
+  batch size may differ (they change what happens next, not the shapes).
+  """
+  path = os.path.join(source, CONFIG_FILE)
+  if not tf.io.gfile.exists(path):
+    raise WorkdirError(f"--init_from={source} holds no run (no {CONFIG_FILE});"
+                       " give the workdir of the run to start from.")
+  diff = _differences(read_json(path, _CONFIG_FIX), config,
+                      ignore=("seed", "batch_size"))
+  if diff:
+    raise WorkdirError(f"--init_from={source} is a run of another model "
+                       f"({diff}). Start from a run with this model.")
+  prefix = tf.train.latest_checkpoint(os.path.join(source, CHECKPOINTS))
+  why = "it has none" if prefix is None else _readable(prefix)
+  if why is not None:
+    raise WorkdirError(f"--init_from={source}: its latest checkpoint cannot be "
+                       f"read ({why}). Start from another run.")
+  try:
+    checkpoint.restore(prefix).assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as e:
+    raise WorkdirError(f"--init_from={source}: checkpoint {prefix} does not "
+                       f"fit this configuration ({str(e).splitlines()[0]})."
+                       ) from e
+  return prefix
 
 
 def _readable(prefix: str) -> str | None:
