@@ -1,0 +1,104 @@
+"""Each method of Table 1 trains end to end; runs can start from another run."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from conftest import smoke_config
+from seqgan_tf import config as config_lib
+from seqgan_tf import export, train, workdir as workdir_lib
+
+NO_D = dict(pretrain_dis_steps=0, adv_iterations=0)
+
+
+def listing(folder):
+  """Every file under `folder` with its size and modification time."""
+  out = {}
+  for root, _, files in os.walk(folder):
+    for name in files:
+      path = os.path.join(root, name)
+      out[path] = (os.path.getsize(path), os.path.getmtime(path))
+  return out
+
+
+class MethodRunTest(tf.test.TestCase):
+
+  def test_each_method_runs_only_its_phases(self):
+    cases = {"mle": NO_D, "ss": dict(NO_D, ss_decay=0.2),
+             "pg_bleu": dict(pretrain_dis_steps=0, adv_d_steps=0)}
+    for method, changes in cases.items():
+      with self.subTest(method):
+        workdir = self.create_tempdir().full_path
+        config = smoke_config(method=method, **changes)
+        results = train.train_and_evaluate(config, workdir)
+        self.assertTrue(np.isfinite(results["nll_oracle"]))
+        self.assertGreater(results["wall_seconds"], 0.0)
+        lines = [json.loads(l) for l in open(
+            os.path.join(workdir, "eval_metrics.jsonl"))]
+        phases = {l["phase"] for l in lines}
+        self.assertEqual("adversarial" in phases, method == "pg_bleu")
+
+  def test_pg_bleu_never_trains_d(self):
+    workdir = self.create_tempdir().full_path
+    config = smoke_config(method="pg_bleu", pretrain_dis_steps=0,
+                          adv_d_steps=0)
+    trainer = train.Trainer(config, workdir, _NoStop())
+    before = [v.numpy() for v in trainer.model.discriminator.weights]
+    trainer.run()
+    for a, b in zip(before, trainer.model.discriminator.weights):
+      self.assertAllEqual(a, b.numpy())
+
+  def test_method_refuses_work_it_does_not_do(self):
+    with self.assertRaisesRegex(config_lib.ConfigError,
+                                "--adv_iterations=3: --method=mle"):
+      smoke_config(method="mle", pretrain_dis_steps=0)
+
+
+class InitFromTest(tf.test.TestCase):
+
+  def test_starts_from_another_run_and_leaves_it_alone(self):
+    source = self.create_tempdir().full_path
+    mle = smoke_config(method="mle", **NO_D)
+    train.train_and_evaluate(mle, source)
+    before = listing(source)
+    expected = [v.numpy() for v in
+                export.restore_generator(mle, source).weights]
+
+    workdir = self.create_tempdir().full_path
+    config = smoke_config(init_from=source, adv_iterations=1)
+    trainer = train.Trainer(config, workdir, _NoStop())
+    trainer.restore()
+    self.assertEqual(int(trainer.model.mle_epochs_done),
+                     config.pretrain_gen_epochs)
+    for a, b in zip(expected, trainer.model.generator.weights):
+      self.assertAllEqual(a, b.numpy())
+    results = trainer.run()
+    self.assertTrue(np.isfinite(results["nll_oracle"]))
+    self.assertEqual(listing(source), before)
+    # The eval log of the new run starts after MLE: MLE was not redone.
+    steps = [json.loads(l)["global_step"] for l in open(
+        os.path.join(workdir, "eval_metrics.jsonl"))]
+    self.assertGreaterEqual(min(steps), config.pretrain_gen_epochs)
+
+  def test_refuses_another_model(self):
+    source = self.create_tempdir().full_path
+    train.train_and_evaluate(smoke_config(method="mle", **NO_D), source)
+    config = smoke_config(init_from=source, gen_hidden_dim=16)
+    with self.assertRaisesRegex(workdir_lib.WorkdirError,
+                                "--init_from=.*gen_hidden_dim"):
+      train.train_and_evaluate(config, self.create_tempdir().full_path)
+
+  def test_refuses_a_folder_without_a_run(self):
+    config = smoke_config(init_from=self.create_tempdir().full_path)
+    with self.assertRaisesRegex(workdir_lib.WorkdirError, "holds no run"):
+      train.train_and_evaluate(config, self.create_tempdir().full_path)
+
+
+class _NoStop:
+  requested = None
+
+
+if __name__ == "__main__":
+  tf.test.main()
