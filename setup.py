@@ -3,7 +3,7 @@
 TensorFlow is an extra so that each machine picks its wheel:
   pip install -e '.[cpu]'   # tensorflow-cpu (no CUDA libraries; CPU machines)
   pip install -e '.[gpu]'   # tensorflow[and-cuda]
-  pip install -e '.[cpu,test]'  # plus the test tools
+  pip install -e '.[cpu,test,plot]'  # plus the test tools and plots
 Add `-c constraints.txt` for the exact versions the tests passed with.
 """
 
@@ -30,6 +30,8 @@ setup(
         "cpu": [f"tensorflow-cpu=={TF_VERSION}"],
         "gpu": [f"tensorflow[and-cuda]=={TF_VERSION}"],
         "test": ["pytest>=8", "nltk>=3.8"],  # nltk: BLEU reference in tests
+        # The temperature sweep's figure (sweep.py); its tables need nothing.
+        "plot": ["matplotlib>=3.8"],
     },
     entry_points={"console_scripts": ["seqgan=seqgan_tf.main:run"]},
 )

@@ -69,10 +69,13 @@ def compare(runs_a: list[str], runs_b: list[str],
           f"p = {p:.3g} (two-sided)")
 
 
-flags.DEFINE_list("a", [], "Run folder(s) of group A.")
-flags.DEFINE_list("b", [], "Run folder(s) of group B.")
-flags.DEFINE_string("metric", None, "Score to compare (default: the first "
-                    "in final_scores.npz, e.g. nll_oracle or bleu2).")
+def define_flags() -> None:
+  """The command's flags (defined only when it runs, so that importing this
+  module next to another command defines nothing)."""
+  flags.DEFINE_list("a", [], "Run folder(s) of group A.")
+  flags.DEFINE_list("b", [], "Run folder(s) of group B.")
+  flags.DEFINE_string("metric", None, "Score to compare (default: the first "
+                      "in final_scores.npz, e.g. nll_oracle or bleu2).")
 
 
 def main(argv):
@@ -89,4 +92,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

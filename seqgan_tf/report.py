@@ -1,0 +1,178 @@
+"""The paper's Table 1 from run folders, as Markdown.
+
+  python -m seqgan_tf.report \\
+      --rows=random:runs/t1_random,mle:runs/t1_mle,ss:runs/t1_ss,pg_bleu:runs/t1_pg_bleu,seqgan:runs/t1_seqgan \\
+      [--reference=seqgan] [--metric=nll_oracle] [--readme=README.md]
+
+A row is LABEL:RUN[+RUN...] (several runs: seeds). Each row gives the final
+score's mean and spread (one run: ± the standard error over its samples;
+several: ± the standard deviation of the runs' means), the p-value of Welch's
+t-test against the reference row (compare.py: samples for one run against
+one, run means for groups), the schedule read from each run's config.json, and
+the wall clock from results.json, pre-training in an --init_from run included.
+--readme replaces the text between `<!-- table1:begin -->` and
+`<!-- table1:end -->` in that file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+from absl import app, flags
+
+from seqgan_tf import compare
+
+# The paper's Table 1 (NLL-oracle); the labels are --method's names.
+PAPER = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946,
+         "seqgan": 8.736}
+BEGIN, END = "<!-- table1:begin -->", "<!-- table1:end -->"
+
+
+def _read(run: str, name: str) -> dict:
+  path = os.path.join(run, name)
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"{path} is missing or unreadable ({e}): has the run "
+                     "finished?") from e
+
+
+def config_of(run: str) -> dict:
+  return _read(run, "config.json").get("full", {})
+
+
+def wall_seconds(run: str) -> float | None:
+  """The run's training time, plus that of the run it started from."""
+  seconds = _read(run, "results.json").get("wall_seconds")
+  source = config_of(run).get("init_from")
+  if seconds is None:
+    return None
+  if source:
+    before = wall_seconds(source)
+    return None if before is None else seconds + before
+  return seconds
+
+
+def schedule(run: str) -> str:
+  """What the run trained, in the paper's terms."""
+  c = config_of(run)
+  method = c.get("method", "seqgan")
+  parts = [f"MLE {c['pretrain_gen_epochs']} ep"]
+  if method == "ss":
+    parts = [f"SS {c['pretrain_gen_epochs']} ep (w -{c['ss_decay']}/ep)"]
+  if c.get("pretrain_dis_steps"):
+    parts.append(f"D {c['pretrain_dis_steps']}×{c['dis_epochs']} ep")
+  if c.get("adv_iterations"):
+    d = (f", {c['adv_d_steps']}×{c['dis_epochs']} D ep"
+         if c.get("adv_d_steps") else "")
+    reward = (f"BLEU-{c.get('pg_bleu_n', 3)}" if method == "pg_bleu" else "D")
+    extra = f", r={c['rollout_update_rate']:g}, N={c['rollout_num']}"
+    if c.get("reward_baseline", "none") != "none":
+      extra += f", baseline {c['reward_baseline']}"
+    parts.append(f"{c['adv_iterations']} it. ({c['adv_g_steps']} G{d}; "
+                 f"reward {reward}{extra})")
+  if c.get("init_from"):
+    parts.append(f"from `{c['init_from']}`")
+  return "; ".join(parts)
+
+
+def _p_value(x: list[np.ndarray], y: list[np.ndarray]) -> str:
+  """Welch's p: over samples for one run each, over run means for groups."""
+  if len(x) == 1 and len(y) == 1:
+    return f"{compare.welch(x[0], y[0])[2]:.2g}"
+  if len(x) < 2 or len(y) < 2:
+    return "n/a (a group needs a group: 2+ runs on each side)"
+  return f"{compare.welch(np.array([v.mean() for v in x]), np.array([v.mean() for v in y]))[2]:.2g}"
+
+
+def table(rows: list[tuple[str, list[str]]], reference: str,
+          metric: str | None = None) -> str:
+  """Table 1 as Markdown. rows: (label, run folders)."""
+  labels = [label for label, _ in rows]
+  if reference not in labels:
+    raise ValueError(f"--reference={reference} is not a row label "
+                     f"({', '.join(labels)}).")
+  metric, _ = compare.load_scores(rows[0][1][0], metric)
+  scores = {label: [compare.load_scores(r, metric)[1] for r in runs]
+            for label, runs in rows}
+  ref = scores[reference]
+  header = (f"| method | {metric} | p vs {reference} (Welch) | paper | "
+            "schedule | wall clock |\n|---|---|---|---|---|---|")
+  lines = [header]
+  for label, runs in rows:
+    values = scores[label]
+    if len(values) == 1:
+      mean = values[0].mean()
+      spread = values[0].std(ddof=1) / math.sqrt(len(values[0]))
+      what = f"{mean:.3f} ± {spread:.3f} (s.e., {len(values[0]):,} samples)"
+    else:
+      means = np.array([v.mean() for v in values])
+      what = (f"{means.mean():.3f} ± {means.std(ddof=1):.3f} (sd, "
+              f"{len(means)} seeds)")
+    p = "–" if label == reference else _p_value(values, ref)
+    paper = f"{PAPER[label]:.3f}" if metric == "nll_oracle" and label in PAPER else ""
+    seconds = [wall_seconds(r) for r in runs]
+    clock = ("–" if None in seconds else
+             f"{np.mean(seconds) / 60:.0f} min")
+    lines.append(f"| {label} | {what} | {p} | {paper} | {schedule(runs[0])} "
+                 f"| {clock} |")
+  return "\n".join(lines) + "\n"
+
+
+def replace_block(path: str, text: str) -> None:
+  """Puts `text` between the BEGIN and END markers of `path` (atomically)."""
+  with open(path) as f:
+    content = f.read()
+  start, end = content.find(BEGIN), content.find(END)
+  if start < 0 or end < start:
+    raise ValueError(f"{path} has no {BEGIN} ... {END} block to replace.")
+  content = content[:start + len(BEGIN)] + "\n" + text + content[end:]
+  tmp = f"{path}.tmp-{os.getpid()}"
+  with open(tmp, "w") as f:
+    f.write(content)
+  os.replace(tmp, path)
+
+
+def parse_rows(specs: list[str]) -> list[tuple[str, list[str]]]:
+  rows = []
+  for spec in specs:
+    label, sep, runs = spec.partition(":")
+    if not sep or not runs:
+      raise ValueError(f"--rows entry {spec!r}: write LABEL:RUN[+RUN...]")
+    rows.append((label, runs.split("+")))
+  return rows
+
+
+def define_flags() -> None:
+  """The command's flags (defined only when it runs, so that importing this
+  module next to another command defines nothing)."""
+  flags.DEFINE_list("rows", [], "LABEL:RUN[+RUN...] per row, in order.")
+  flags.DEFINE_string("reference", "seqgan", "The row p-values compare with.")
+  flags.DEFINE_string("metric", None, "Score (default: the first in "
+                      "final_scores.npz: nll_oracle, or bleu2 on text).")
+  flags.DEFINE_string("readme", None, "Also write the table into this file's "
+                      "table1 block.")
+
+
+def main(argv):
+  del argv
+  try:
+    text = table(parse_rows(flags.FLAGS.rows), flags.FLAGS.reference,
+                 flags.FLAGS.metric)
+    if flags.FLAGS.readme:
+      replace_block(flags.FLAGS.readme, text)
+  except ValueError as e:
+    print(e, file=sys.stderr)
+    return 2
+  print(text, end="")
+  return 0
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)

@@ -1,0 +1,117 @@
+"""The Table 1 report and the temperature sweep."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+from scipy import stats
+
+from conftest import smoke_config
+from seqgan_tf import report, sweep, train
+
+
+def fake_run(folder, scores, seconds, **config):
+  """A finished run's files: config, results and per-sample scores."""
+  os.makedirs(folder, exist_ok=True)
+  full = {"method": "seqgan", "pretrain_gen_epochs": 120,
+          "pretrain_dis_steps": 0, "dis_epochs": 1, "adv_iterations": 0,
+          "adv_g_steps": 1, "adv_d_steps": 1, "rollout_update_rate": 0.0,
+          "rollout_num": 16, "init_from": "", **config}
+  with open(os.path.join(folder, "config.json"), "w") as f:
+    json.dump({"full": full}, f)
+  with open(os.path.join(folder, "results.json"), "w") as f:
+    json.dump({"wall_seconds": seconds}, f)
+  np.savez(os.path.join(folder, "final_scores.npz"), nll_oracle=scores)
+  return folder
+
+
+class ReportTest(tf.test.TestCase):
+
+  def test_table_against_scipy(self):
+    root = self.create_tempdir().full_path
+    rng = np.random.default_rng(0)
+    mle = fake_run(f"{root}/mle", rng.normal(9.0, 1.0, 500), 600.0,
+                   method="mle")
+    gan = fake_run(f"{root}/gan", rng.normal(8.8, 1.0, 400), 300.0,
+                   adv_iterations=40, init_from=mle)
+    seeds = [fake_run(f"{root}/s{i}", rng.normal(9.0 + 0.01 * i, 1.0, 50),
+                      60.0, method="mle") for i in range(3)]
+    text = report.table([("mle", [mle]), ("seqgan", [gan]),
+                         ("mle3", seeds)], "seqgan")
+    lines = text.splitlines()
+    self.assertLen(lines, 5)
+    p_samples = stats.ttest_ind(np.load(f"{mle}/final_scores.npz")["nll_oracle"],
+                                np.load(f"{gan}/final_scores.npz")["nll_oracle"],
+                                equal_var=False).pvalue
+    self.assertIn(f"| {p_samples:.2g} |", lines[2])
+    self.assertIn("| 9.038 |", lines[2])                    # the paper's MLE
+    # SeqGAN's wall clock includes its --init_from run's: 300 + 600 s.
+    self.assertIn("| 15 min |", lines[3])
+    self.assertIn(f"from `{mle}`", lines[3])
+    means = [np.load(f"{s}/final_scores.npz")["nll_oracle"].mean()
+             for s in seeds]
+    self.assertIn(f"{np.mean(means):.3f} ± {np.std(means, ddof=1):.3f} (sd, 3 "
+                  "seeds)", lines[4])
+    self.assertIn("n/a", lines[4])        # 3 seeds against 1 run: no test
+    # Groups against groups compare the runs' means.
+    text = report.table([("a", seeds[:2]), ("b", seeds[1:])], "b")
+    p_groups = stats.ttest_ind(means[:2], means[1:], equal_var=False).pvalue
+    self.assertIn(f"| {p_groups:.2g} |", text.splitlines()[2])
+
+  def test_readme_block_is_replaced_and_the_rest_kept(self):
+    path = os.path.join(self.create_tempdir().full_path, "README.md")
+    with open(path, "w") as f:
+      f.write(f"before\n{report.BEGIN}\nold\n{report.END}\nafter\n")
+    report.replace_block(path, "| new |\n")
+    with open(path) as f:
+      self.assertEqual(f.read(), f"before\n{report.BEGIN}\n| new |\n"
+                       f"{report.END}\nafter\n")
+
+  def test_unfinished_run_is_named(self):
+    folder = self.create_tempdir().full_path
+    with self.assertRaisesRegex(ValueError, "final_scores.npz does not exist"):
+      report.table([("seqgan", [folder])], "seqgan")
+    with self.assertRaisesRegex(ValueError, "LABEL:RUN"):
+      report.parse_rows(["runs/x"])
+
+
+class SweepTest(tf.test.TestCase):
+
+  def test_tempered_generator_divides_the_logits(self):
+    workdir = self.create_tempdir().full_path
+    config = smoke_config(method="mle", pretrain_dis_steps=0,
+                          adv_iterations=0, pretrain_gen_epochs=1)
+    g = train.Trainer(config, workdir, None).model.generator
+    tokens = tf.constant(np.random.default_rng(0).integers(0, 32, (5, 8)),
+                         tf.int32)
+    logits = g(tokens).numpy().astype(np.float64) / 0.5
+    logits -= logits.max(-1, keepdims=True)
+    expected = np.take_along_axis(logits, tokens.numpy()[..., None], -1)[..., 0]
+    expected -= np.log(np.exp(logits).sum(-1))
+    self.assertAllClose(sweep.tempered(g, 0.5).log_probs(tokens), expected,
+                        atol=1e-4)
+
+  def test_sweep_of_a_trained_run(self):
+    workdir = self.create_tempdir().full_path
+    train.train_and_evaluate(smoke_config(method="mle", pretrain_dis_steps=0,
+                                          adv_iterations=0), workdir)
+    rows = sweep.sweep_run("mle", workdir, [0.5, 1.0, 2.0], None)
+    nll_oracle = [r["nll_oracle"] for r in rows]
+    nll_test = [r["nll_test"] for r in rows]
+    # Colder sampling picks likelier sequences (lower NLL-oracle) and covers
+    # held-out data worse than the model itself (higher NLL-test at 0.5).
+    self.assertLess(nll_oracle[0], nll_oracle[1])
+    self.assertLess(nll_oracle[1], nll_oracle[2])
+    self.assertGreater(nll_test[0], nll_test[1])
+    out = self.create_tempdir().full_path
+    sweep.write(rows, out)
+    with open(os.path.join(out, "sweep.png"), "rb") as f:
+      self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+    with open(os.path.join(out, "sweep.json")) as f:
+      self.assertLen(json.load(f), 3)
+    self.assertNotEmpty(os.listdir(os.path.join(out, "tensorboard")))
+
+
+if __name__ == "__main__":
+  tf.test.main()
