@@ -9,7 +9,8 @@ score's mean and spread (one run: ± the standard error over its samples;
 several: ± the standard deviation of the runs' means), the p-value of Welch's
 t-test against the reference row (compare.py: samples for one run against
 one, run means for groups), the schedule read from each run's config.json, and
-the wall clock from results.json, pre-training in an --init_from run included.
+the wall clock from results.json (this run's + that of the --init_from run it
+started from, as "own + earlier").
 --readme replaces the text between `<!-- table1:begin -->` and
 `<!-- table1:end -->` in that file.
 """
@@ -46,16 +47,12 @@ def config_of(run: str) -> dict:
   return _read(run, "config.json").get("full", {})
 
 
-def wall_seconds(run: str) -> float | None:
-  """The run's training time, plus that of the run it started from."""
-  seconds = _read(run, "results.json").get("wall_seconds")
+def wall_clock(run: str) -> str:
+  """The run's training time, plus that of the runs it started from."""
+  own = _read(run, "results.json").get("wall_seconds")
+  text = "not recorded" if own is None else f"{own / 60:.0f} min"
   source = config_of(run).get("init_from")
-  if seconds is None:
-    return None
-  if source:
-    before = wall_seconds(source)
-    return None if before is None else seconds + before
-  return seconds
+  return text if not source else f"{text} + {wall_clock(source)}"
 
 
 def schedule(run: str) -> str:
@@ -116,9 +113,7 @@ def table(rows: list[tuple[str, list[str]]], reference: str,
               f"{len(means)} seeds)")
     p = "–" if label == reference else _p_value(values, ref)
     paper = f"{PAPER[label]:.3f}" if metric == "nll_oracle" and label in PAPER else ""
-    seconds = [wall_seconds(r) for r in runs]
-    clock = ("–" if None in seconds else
-             f"{np.mean(seconds) / 60:.0f} min")
+    clock = wall_clock(runs[0]) + (" (first seed)" if len(runs) > 1 else "")
     lines.append(f"| {label} | {what} | {p} | {paper} | {schedule(runs[0])} "
                  f"| {clock} |")
   return "\n".join(lines) + "\n"
