@@ -13,11 +13,11 @@ import sys
 
 from absl import app, flags, logging
 
-from seqgan_tf import config as config_lib
+from seqgan_tf import cli_flags, config as config_lib
 
-config_lib.define_flags()
-# The flags are defined in config.py; adopting them makes `--help` list them.
-flags.adopt_module_key_flags(config_lib)
+cli_flags.define_flags()
+# The flags are defined in cli_flags.py; adopting them makes `--help` list them.
+flags.adopt_module_key_flags(cli_flags)
 FLAGS = flags.FLAGS
 
 # Exit codes: 2 bad flags/config/workdir, 3 bad input data, 4 training
@@ -63,14 +63,14 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if FLAGS.mode == "sample" and FLAGS.export_dir and not FLAGS.workdir:
     return sample_from_savedmodel(FLAGS.export_dir)
-  workdir_path = FLAGS.workdir or config_lib.default_workdir(FLAGS)
+  workdir_path = FLAGS.workdir or cli_flags.default_workdir(FLAGS)
   if not FLAGS.workdir:
     logging.info("Run folder: %s (no --workdir given).", workdir_path)
 
   # Imported here so that --help and flag errors do not pay for TensorFlow.
   from seqgan_tf import export, input_pipeline, oracle, tokenizer, train, workdir  # pylint: disable=g-import-not-at-top
   try:
-    config = config_lib.config_from_flags(
+    config = cli_flags.config_from_flags(
         FLAGS, workdir.saved_config(workdir_path))
     if FLAGS.mode == "sample":
       return sample_from_savedmodel(FLAGS.export_dir or os.path.join(

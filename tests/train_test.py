@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from seqgan_tf import config as config_lib
+from seqgan_tf import cli_flags, config as config_lib
 from seqgan_tf import input_pipeline, progress, state, train
 from seqgan_tf import workdir as workdir_lib
 from seqgan_tf.models import Discriminator, Generator, through_end
@@ -205,17 +205,17 @@ class TaskDefaultsTest(tf.test.TestCase):
 
   def test_flag_then_workdir_then_task_default_then_flag_default(self):
     values = flags.FlagValues()
-    config_lib.define_flags(values)
+    cli_flags.define_flags(values)
     values(["prog", "--task=obama", "--gen_emb_dim=16"])
-    config = config_lib.config_from_flags(values)
+    config = cli_flags.config_from_flags(values)
     self.assertEqual(config.seq_length, 32)          # obama's own length
     self.assertEqual(config.gen_emb_dim, 16)         # the flag wins
     self.assertEqual(config.batch_size, 64)          # Config's default
     saved = dataclasses.asdict(config_lib.replace(config, seq_length=24))
-    resumed = config_lib.config_from_flags(values, saved)
+    resumed = cli_flags.config_from_flags(values, saved)
     self.assertEqual(resumed.seq_length, 24)         # the workdir's run
     values = flags.FlagValues()
-    config_lib.define_flags(values)
+    cli_flags.define_flags(values)
     values(["prog"])
-    self.assertEqual(config_lib.config_from_flags(values, saved).task, "obama")
-    self.assertEqual(config_lib.default_workdir(values), "runs/synthetic")
+    self.assertEqual(cli_flags.config_from_flags(values, saved).task, "obama")
+    self.assertEqual(cli_flags.default_workdir(values), "runs/synthetic")
