@@ -10,8 +10,8 @@ from typing import Any
 from absl import flags
 
 from seqgan_tf.config import (JIT_MODES, METHOD_DEFAULTS, METHODS, MODES,
-                              REWARD_BASELINES, TASK_DEFAULTS, TASKS, Config,
-                              ConfigError, upgrade, validate)
+                              REWARD_BASELINES, STRATEGIES, TASK_DEFAULTS,
+                              TASKS, Config, ConfigError, upgrade, validate)
 
 # Help for every flag: what it does, its unit, and the paper's value where
 # there is one ("paper: ..." refers to the synthetic experiment unless said).
@@ -32,6 +32,10 @@ HELP = {
     "jit_compile": "XLA-compile every training step (MLE, D, and the policy "
                    "gradient with its roll-out): on, off, or auto (on where a "
                    "GPU is visible; on CPU graph mode measured faster).",
+    "strategy": "tf.distribute: default (one device), mirrored (every local "
+                "GPU), or multi_worker (the machines in TF_CONFIG). Each batch "
+                "is split over the replicas; results do not depend on their "
+                "number. --batch_size must divide evenly.",
     "oracle_params": "synthetic: the oracle's parameter pickle (a list of 15 "
                      "float32 arrays; read without running code). Empty: the "
                      "paper's, from --data_dir/synthetic/ or downloaded; "
@@ -113,7 +117,7 @@ HELP = {
 
 
 _ENUMS = {"task": TASKS, "method": METHODS, "jit_compile": JIT_MODES,
-          "reward_baseline": REWARD_BASELINES}
+          "reward_baseline": REWARD_BASELINES, "strategy": STRATEGIES}
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:

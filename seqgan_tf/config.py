@@ -15,6 +15,7 @@ from typing import Any
 TASKS = ("synthetic", "obama", "poems", "coco", "nottingham", "text")
 METHODS = ("mle", "ss", "pg_bleu", "seqgan")   # methods.py
 REWARD_BASELINES = ("none", "batch_mean")
+STRATEGIES = ("default", "mirrored", "multi_worker")   # distribute.py
 JIT_MODES = ("auto", "on", "off")
 MODES = ("train", "export", "sample")
 
@@ -83,6 +84,7 @@ class Config:
   seed: int = 88
   deterministic: bool = False
   jit_compile: str = "auto"     # auto: XLA on GPU, graph mode on CPU
+  strategy: str = "default"     # tf.distribute: default, mirrored, multi_worker
 
   # Data. Synthetic: the oracle and the real set it generates (or a given file).
   # Real text: a corpus (--task) or a user's files (--task=text).
@@ -186,6 +188,8 @@ class Config:
 
 def _validate_method(config: Config, need) -> None:
   """The method's own flags, and no schedule work the method does not do."""
+  need(config.strategy in STRATEGIES, "strategy",
+       f"must be one of {', '.join(STRATEGIES)}")
   need(config.method in METHODS, "method",
        f"must be one of {', '.join(METHODS)}")
   need(config.reward_baseline in REWARD_BASELINES, "reward_baseline",

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import bleu, sampler
+from seqgan_tf import bleu, distribute, sampler
 from seqgan_tf.models import Generator, through_end
 
 METHODS = ("mle", "ss", "pg_bleu", "seqgan")
@@ -34,7 +34,8 @@ def ss_truth_rate(epoch: int, decay: float) -> float:
 
 
 def scheduled_sampling_log_probs(generator: Generator, tokens: tf.Tensor,
-                                 truth_rate: tf.Tensor, seed: tf.Tensor
+                                 truth_rate: tf.Tensor, seed: tf.Tensor,
+                                 rows: tuple[tf.Tensor, int] | None = None
                                  ) -> tuple[tf.Tensor, tf.Tensor]:
   """log G(y_t | mixed history) of real sequences under scheduled sampling.
 
@@ -47,6 +48,7 @@ def scheduled_sampling_log_probs(generator: Generator, tokens: tf.Tensor,
     tokens: [batch, T] real sequences.
     truth_rate: scalar w in [0, 1].
     seed: [2] stateless seed (coins and draws).
+    rows: (first row, global batch) for one replica's share of a batch.
 
   Returns:
     log_probs [batch, T] of the real tokens, and inputs [batch, T], the token
@@ -62,8 +64,8 @@ def scheduled_sampling_log_probs(generator: Generator, tokens: tf.Tensor,
     logits, state = generator.step(previous, state)
     log_probs.append(tf.gather(logits, tokens[:, t], batch_dims=1)
                      - tf.reduce_logsumexp(logits, axis=-1))
-    uniforms = tf.random.stateless_uniform([batch, 3],
-                                           sampler.fold_seed(seed, t))
+    uniforms = distribute.uniform([batch, 3], sampler.fold_seed(seed, t), 0,
+                                  rows)
     own = sampler.draw_categorical(tf.stop_gradient(logits), uniforms[:, :2])
     previous = tf.where(uniforms[:, 2] < truth_rate, tokens[:, t], own)
   return tf.stack(log_probs, 1), tf.stack(inputs, 1)
@@ -169,15 +171,18 @@ class BleuReward:
     return tf.where(unigram_matched > 0, penalty * tf.exp(log_precision), 0.0)
 
 
-def batch_mean_baseline(reward: tf.Tensor, mask: tf.Tensor | None) -> tf.Tensor:
+def batch_mean_baseline(reward: tf.Tensor, mask: tf.Tensor | None,
+                        sum_over_batch=lambda x: x) -> tf.Tensor:
   """Q minus its mean over the batch at each position (over live rows).
 
   Args:
     reward: [batch, T] Q values.
     mask: [batch, T] 1 through each row's end (None: all positions live).
+    sum_over_batch: adds a [1, T] sum over the other replicas' rows (the
+      identity on one device), so the baseline is the global batch's mean.
   """
-  if mask is None:
-    return reward - tf.reduce_mean(reward, axis=0, keepdims=True)
-  mean = (tf.reduce_sum(reward * mask, 0, keepdims=True)
-          / tf.maximum(tf.reduce_sum(mask, 0, keepdims=True), 1.0))
-  return (reward - mean) * mask
+  live = tf.ones_like(reward) if mask is None else mask
+  mean = (sum_over_batch(tf.reduce_sum(reward * live, 0, keepdims=True))
+          / tf.maximum(sum_over_batch(tf.reduce_sum(live, 0, keepdims=True)),
+                       1.0))
+  return (reward - mean) * live

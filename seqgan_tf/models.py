@@ -12,6 +12,8 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from seqgan_tf import distribute
+
 State = list  # [h, c], each [batch, hidden]
 
 # Rows of [rows, vocab] logits made at once. 512 x 5,000 float32 is 10 MB, well
@@ -201,13 +203,16 @@ class Discriminator(keras.Model):
     self(tf.zeros([1, max(filter_sizes)], tf.int32))
 
   def call(self, tokens: tf.Tensor, training: bool = False,
-           dropout_seed: tf.Tensor | None = None) -> tf.Tensor:
+           dropout_seed: tf.Tensor | None = None,
+           dropout_rows: tuple[tf.Tensor, int] | None = None) -> tf.Tensor:
     """Logits over (fake, real).
 
     Args:
       tokens: [batch, time] int ids.
       training: apply dropout (then `dropout_seed`, a [2] int seed, is needed:
         stateless dropout keeps runs reproducible and resumable).
+      dropout_rows: (first row, global batch) when this is one replica's share
+        of a batch (distribute.global_rows); None on one device.
 
     Returns:
       [batch, 2] logits.
@@ -220,9 +225,16 @@ class Discriminator(keras.Model):
         [tf.reduce_max(conv(x), axis=1) for conv in self.convs], axis=1)
     gate = self.highway_gate(pooled)
     features = gate * self.highway_transform(pooled) + (1.0 - gate) * pooled
-    if training and self.dropout_rate > 0.0:
+    if training and self.dropout_rate > 0.0 and dropout_rows is None:
       features = tf.nn.experimental.stateless_dropout(
           features, rate=self.dropout_rate, seed=dropout_seed)
+    elif training and self.dropout_rate > 0.0:
+      # This replica's rows of the mask one device would draw (the same ops
+      # as stateless_dropout, which gives bit-identical masks).
+      keep = distribute.uniform(features.shape.as_list(), dropout_seed, 0,
+                                dropout_rows) >= self.dropout_rate
+      features = (features * (1.0 / (1.0 - self.dropout_rate))
+                  * tf.cast(keep, features.dtype))
     return self.output_layer(features)
 
   def prob_real(self, tokens: tf.Tensor) -> tf.Tensor:

@@ -18,12 +18,19 @@ class FusedAdam(keras.optimizers.Adam):
   Same update as the parent: m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
   var <- var - lr sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps). Gradient
   clipping, iterations and checkpointed slots are the parent's. No amsgrad.
+  Under a tf.distribute strategy, gradients must be all-reduced by the caller.
   """
 
   def __init__(self, *args, **kwargs):
     if kwargs.get("amsgrad"):
       raise ValueError("FusedAdam does not implement amsgrad.")
     super().__init__(*args, **kwargs)
+
+  def _all_reduce_sum_gradients(self, grads_and_vars):
+    # The steps all-reduce their gradients before `apply` (state.py), so that
+    # the global-norm clip sees the whole batch's gradient; Keras would clip
+    # each replica's part and then sum.
+    return list(grads_and_vars)
 
   def update_step(self, gradient, variable, learning_rate):
     dtype = variable.dtype

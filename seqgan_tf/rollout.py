@@ -17,14 +17,15 @@ from typing import Callable
 
 import tensorflow as tf
 
-from seqgan_tf import sampler
+from seqgan_tf import distribute, sampler
 from seqgan_tf.models import Generator
 
 ScoreFn = Callable[[tf.Tensor], tf.Tensor]  # [n, T] tokens -> [n] P(real)
 
 
 def completions(rollout_policy: Generator, sequences: tf.Tensor,
-                num_rollouts: int, seed: tf.Tensor) -> tf.Tensor:
+                num_rollouts: int, seed: tf.Tensor,
+                rows: tuple[tf.Tensor, int] | None = None) -> tf.Tensor:
   """Completes every proper prefix of every sequence N times.
 
   Args:
@@ -32,6 +33,8 @@ def completions(rollout_policy: Generator, sequences: tf.Tensor,
     sequences: [batch, T] int32, Y.
     num_rollouts: N.
     seed: [2] int stateless seed.
+    rows: (first row, global batch) when `sequences` are one replica's share
+      (its completions are then those one device would draw for these rows).
 
   Returns:
     [T-1, N, batch, T] int32: element [t-1, n, b] is y_b[:t] followed by the
@@ -56,8 +59,11 @@ def completions(rollout_policy: Generator, sequences: tf.Tensor,
     # Draw for the p live branches, one [N*batch] block at a time so each
     # block's logits stay in cache.
     drawn = tf.map_fn(
-        lambda args: sampler.draw_next(rollout_policy, args[0],
-                                       sampler.fold_seed(seed, p, args[1])),
+        lambda args: sampler.draw_categorical(
+            rollout_policy.output_layer(args[0]), tf.reshape(
+                distribute.uniform([num_rollouts, batch, 2],
+                                   sampler.fold_seed(seed, p, args[1]), 1,
+                                   rows), [branch_rows, 2])),
         (tf.reshape(live_h, [p, branch_rows, -1]), tf.range(p)),
         fn_output_signature=tf.TensorSpec([branch_rows], tf.int32),
         parallel_iterations=2)
@@ -72,7 +78,8 @@ def completions(rollout_policy: Generator, sequences: tf.Tensor,
 
 
 def rewards(rollout_policy: Generator, score: ScoreFn, sequences: tf.Tensor,
-            num_rollouts: int, seed: tf.Tensor) -> tf.Tensor:
+            num_rollouts: int, seed: tf.Tensor,
+            rows: tuple[tf.Tensor, int] | None = None) -> tf.Tensor:
   """The Monte-Carlo reward Q of every token.
 
   Args:
@@ -85,7 +92,7 @@ def rewards(rollout_policy: Generator, score: ScoreFn, sequences: tf.Tensor,
   Returns:
     [batch, T] float32; column t-1 is Q(y_<t, y_t).
   """
-  done = completions(rollout_policy, sequences, num_rollouts, seed)
+  done = completions(rollout_policy, sequences, num_rollouts, seed, rows)
   length = sequences.shape[1]
   # Score one prefix length (N*batch sequences) at a time: large enough for
   # fast matmuls, small enough that D's activations stay ~100 MB.

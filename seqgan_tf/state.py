@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import methods, rollout, sampler
-from seqgan_tf.config import Config
+from seqgan_tf import distribute, methods, rollout, sampler
+from seqgan_tf.config import Config, ConfigError
 from seqgan_tf.models import Discriminator, Generator, through_end
 from seqgan_tf.optim import FusedAdam
 
@@ -72,10 +72,49 @@ class SeqGAN(tf.Module):
 
   def __init__(self, config: Config, vocab_size: int | None = None,
                start_token: int | None = None, end_token: int | None = None,
-               reward: rollout.ScoreFn | None = None):
+               reward: rollout.ScoreFn | None = None,
+               strategy: tf.distribute.Strategy | None = None):
     super().__init__(name="seqgan")
     self.config = config
     self.end_token = end_token
+    self.strategy = strategy or tf.distribute.get_strategy()
+    self.replicas = self.strategy.num_replicas_in_sync
+    if config.batch_size % self.replicas:
+      raise ConfigError(f"--batch_size={config.batch_size} does not split "
+                        f"evenly over {self.replicas} replicas; use a "
+                        "multiple of their number.")
+    with self.strategy.scope():
+      self._build(config, vocab_size, start_token, end_token, reward)
+    # Progress: units completed in each phase, and where inside the current
+    # unit a stopped run was (its phase, then its loop counters; zeros when
+    # it stopped between units). Host variables, outside the strategy: the
+    # loop reads them in Python.
+    self.mle_epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.dis_pretrain_steps_done = tf.Variable(0, dtype=tf.int64,
+                                               trainable=False)
+    self.adv_iterations_done = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.position = tf.Variable(tf.zeros([POSITION_SIZE], tf.int64),
+                                trainable=False)
+
+    # XLA where asked (--jit_compile), or by default where a GPU is visible:
+    # the MLE and D steps, and the G step with its roll-out. Sampling the
+    # negatives stays in graph mode: random draws under XLA measured 3-7x
+    # slower on CPU (TF_FACTS.md), and it has no gradient to fuse. Over
+    # several replicas a compiled step that updates variables fails (a
+    # resource of one device read on another, TF_FACTS.md): no XLA there.
+    self.jit = (config.use_xla(bool(tf.config.list_physical_devices("GPU")))
+                and self.replicas == 1)
+    self.mle_step = self._compile(self._mle_step)
+    self.scheduled_sampling_step = self._compile(self._scheduled_sampling_step)
+    self.dis_step = self._compile(self._dis_step)
+    self.adversarial_generator_step = self._compile(
+        self._adversarial_generator_step)
+
+  def _compile(self, step):
+    return tf.function(step, jit_compile=self.jit, autograph=False)
+
+  def _build(self, config, vocab_size, start_token, end_token, reward):
+    """The players, optimisers, counters and trackers (under the strategy)."""
     vocab_size = vocab_size or config.vocab_size
     start_token = config.start_token if start_token is None else start_token
     gen_args = (vocab_size, config.gen_emb_dim, config.gen_hidden_dim,
@@ -97,31 +136,7 @@ class SeqGAN(tf.Module):
     self.mle_optimizer.build(self.generator.trainable_variables)
     self.pg_optimizer.build(self.generator.trainable_variables)
     self.dis_optimizer.build(self.discriminator.trainable_variables)
-    # Progress: units completed in each phase, and where inside the current
-    # unit a stopped run was (its phase, then its loop counters; zeros when
-    # it stopped between units).
-    self.mle_epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False)
-    self.dis_pretrain_steps_done = tf.Variable(0, dtype=tf.int64,
-                                               trainable=False)
-    self.adv_iterations_done = tf.Variable(0, dtype=tf.int64, trainable=False)
-    self.position = tf.Variable(tf.zeros([POSITION_SIZE], tf.int64),
-                                trainable=False)
     self.trackers = {name: keras.metrics.Mean(name) for name in TRACKERS}
-
-    # XLA where asked (--jit_compile), or by default where a GPU is visible:
-    # the MLE and D steps, and the G step with its roll-out. Sampling the
-    # negatives stays in graph mode: random draws under XLA measured 3-7x
-    # slower on CPU (TF_FACTS.md), and it has no gradient to fuse.
-    self.jit = config.use_xla(bool(tf.config.list_physical_devices("GPU")))
-    self.mle_step = tf.function(self._mle_step, jit_compile=self.jit,
-                                autograph=False)
-    self.scheduled_sampling_step = tf.function(
-        self._scheduled_sampling_step, jit_compile=self.jit, autograph=False)
-    self.dis_step = tf.function(self._dis_step, jit_compile=self.jit,
-                                autograph=False)
-    self.adversarial_generator_step = tf.function(
-        self._adversarial_generator_step, jit_compile=self.jit,
-        autograph=False)
 
   def checkpoint(self) -> tf.train.Checkpoint:
     """Everything a run needs to continue exactly where it stopped."""
@@ -153,28 +168,81 @@ class SeqGAN(tf.Module):
     for variable, value in zip(self._mutable_variables(), values):
       variable.assign(value)
 
+  # ------------------------------------------------------- across replicas
+  # Each step runs its replica function on every replica's share of the
+  # global batch (strategy.run), all-reduces the gradients before the update,
+  # and sums the returned metrics over replicas; on one device all of this
+  # is the plain step.
+  def _run(self, replica_fn, *args) -> dict[str, tf.Tensor]:
+    per_replica = self.strategy.run(replica_fn, args=args)
+    return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in per_replica.items()}
+
+  def _all_reduce(self, grads: list) -> list:
+    if self.replicas == 1:
+      return grads
+    return tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in grads])
+
+  def _share(self, mean: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """A replica's part of a global mean: its mean over `count` items times
+    count / (the items over all replicas), so that the parts sum to it."""
+    if self.replicas == 1:
+      return mean
+    total = tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, count)
+    return mean * count / total
+
+  @staticmethod
+  def _accumulate(tracker: keras.metrics.Mean, total: tf.Tensor,
+                  count: tf.Tensor) -> None:
+    """Adds a weighted sum to a Mean tracker (what update_state would add)."""
+    tracker.total.assign_add(total)
+    tracker.count.assign_add(count)
+
   # ---------------------------------------------------------------- G, MLE
   def _mle_step(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
     """One MLE step on real tokens [batch, T]: the mean token NLL."""
+    metrics = self._run(self._mle_replica, tokens)
+    self.trackers["mle_loss"].update_state(metrics["mle_loss"])
+    return metrics
+
+  def _mle_replica(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
     variables = self.generator.trainable_variables
+    mask = self._mask(tokens)
     with tf.GradientTape() as tape:
-      loss = mle_loss(self.generator.log_probs(tokens), self._mask(tokens))
-    self.mle_optimizer.apply(tape.gradient(loss, variables), variables)
-    self.trackers["mle_loss"].update_state(loss)
+      loss = self._share(mle_loss(self.generator.log_probs(tokens), mask),
+                         self._count(tokens, mask))
+    grads = self._all_reduce(tape.gradient(loss, variables))
+    self.mle_optimizer.apply(grads, variables)
     return {"mle_loss": loss}
 
   def _scheduled_sampling_step(self, tokens: tf.Tensor, truth_rate: tf.Tensor,
                                seed: tf.Tensor) -> dict[str, tf.Tensor]:
     """One MLE step whose inputs are real with probability `truth_rate`, else
     G's own samples (methods.scheduled_sampling_log_probs)."""
+    metrics = self._run(self._scheduled_sampling_replica, tokens, truth_rate,
+                        seed)
+    self.trackers["mle_loss"].update_state(metrics["mle_loss"])
+    return metrics
+
+  def _scheduled_sampling_replica(self, tokens, truth_rate, seed):
     variables = self.generator.trainable_variables
+    mask = self._mask(tokens)
     with tf.GradientTape() as tape:
       log_probs, _ = methods.scheduled_sampling_log_probs(
-          self.generator, tokens, truth_rate, seed)
-      loss = mle_loss(log_probs, self._mask(tokens))
-    self.mle_optimizer.apply(tape.gradient(loss, variables), variables)
-    self.trackers["mle_loss"].update_state(loss)
+          self.generator, tokens, truth_rate, seed,
+          distribute.global_rows(tokens.shape[0]))
+      loss = self._share(mle_loss(log_probs, mask), self._count(tokens, mask))
+    grads = self._all_reduce(tape.gradient(loss, variables))
+    self.mle_optimizer.apply(grads, variables)
     return {"mle_loss": loss}
+
+  def _count(self, tokens: tf.Tensor, mask: tf.Tensor | None) -> tf.Tensor:
+    """The tokens a loss averages over: all, or those through </s>."""
+    if mask is None:
+      return tf.cast(tf.size(tokens), tf.float32)
+    return tf.reduce_sum(mask)
 
   def mle_epoch(self, dataset: tf.data.Dataset) -> None:
     """One pass over real [batch, T] batches; updates the `mle_loss` tracker."""
@@ -188,22 +256,36 @@ class SeqGAN(tf.Module):
 
     Dropout's seed is fold_seed(seed, step): reproducible and resumable.
     """
+    m = self._run(self._dis_replica, tokens, labels, seed, step)
+    self.trackers["dis_loss"].update_state(m["dis_loss"])
+    self._accumulate(self.trackers["dis_acc_real"], m["correct_real"],
+                     m["real"])
+    self._accumulate(self.trackers["dis_acc_fake"], m["correct_fake"],
+                     m["fake"])
+    return {"dis_loss": m["dis_loss"]}
+
+  def _dis_replica(self, tokens, labels, seed, step):
     variables = self.discriminator.trainable_variables
+    batch = tokens.shape[0]
     with tf.GradientTape() as tape:
-      logits = self.discriminator(tokens, training=True,
-                                  dropout_seed=sampler.fold_seed(seed, step))
-      cross_entropy = tf.reduce_mean(
-          tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-      loss = cross_entropy + self.discriminator.l2_loss()
-    self.dis_optimizer.apply(tape.gradient(loss, variables), variables)
+      logits = self.discriminator(
+          tokens, training=True, dropout_seed=sampler.fold_seed(seed, step),
+          dropout_rows=self._rows_tensor(batch))
+      cross_entropy = self._share(tf.reduce_mean(
+          tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)),
+          tf.constant(float(batch)))
+      l2 = self.discriminator.l2_loss()
+      loss = cross_entropy + (l2 if self.replicas == 1 else l2 / self.replicas)
+    grads = self._all_reduce(tape.gradient(loss, variables))
+    self.dis_optimizer.apply(grads, variables)
     correct = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels,
                       tf.float32)
     is_real = tf.cast(labels, tf.float32)
-    self.trackers["dis_loss"].update_state(loss)
-    self.trackers["dis_acc_real"].update_state(correct, sample_weight=is_real)
-    self.trackers["dis_acc_fake"].update_state(correct,
-                                               sample_weight=1.0 - is_real)
-    return {"dis_loss": loss}
+    return {"dis_loss": loss,
+            "correct_real": tf.reduce_sum(correct * is_real),
+            "real": tf.reduce_sum(is_real),
+            "correct_fake": tf.reduce_sum(correct * (1.0 - is_real)),
+            "fake": tf.reduce_sum(1.0 - is_real)}
 
   def dis_epoch(self, dataset: tf.data.Dataset, seed: tf.Tensor) -> None:
     """One pass over (tokens, labels) batches; updates the dis_* trackers."""
@@ -223,31 +305,59 @@ class SeqGAN(tf.Module):
     Minimises -sum_{b,t} log G(y_t | y_<t) * Q_t (a sum, as the authors do;
     Q less its batch mean per position with --reward_baseline=batch_mean),
     then moves the roll-out policy: beta <- r * beta + (1 - r) * theta.
+    Each replica samples, rolls out and scores its rows of the batch.
     """
+    m = self._run(self._policy_gradient_replica, seed)
+    self.update_rollout_policy()
+    metrics = {"pg_loss": m["pg_loss"],
+               "reward_mean": m["reward_sum"] / m["reward_count"],
+               "reward_final": m["reward_final_sum"] / self.config.batch_size,
+               # Every replica holds the same all-reduced gradient.
+               "grad_norm": m["grad_norm"] / self.replicas}
+    for name, value in metrics.items():
+      self.trackers[name].update_state(value)
+    return metrics
+
+  def _policy_gradient_replica(self, seed):
     config = self.config
-    tokens = sampler.sample(self.generator, config.batch_size,
-                            sampler.fold_seed(seed, 0))
+    rows = config.batch_size // self.replicas
+    where = distribute.global_rows(rows)
+    sample_seed = sampler.fold_seed(seed, 0)
+    tokens = sampler.generate(
+        self.generator, rows, lambda t: distribute.uniform(
+            [rows, 2], sampler.fold_seed(sample_seed, t), 0, where))
     reward = rollout.rewards(self.rollout_policy, self.reward, tokens,
-                             config.rollout_num, sampler.fold_seed(seed, 1))
+                             config.rollout_num, sampler.fold_seed(seed, 1),
+                             where)
     mask = self._mask(tokens)
     advantage = reward
     if config.reward_baseline == "batch_mean":
-      advantage = methods.batch_mean_baseline(reward, mask)
+      advantage = methods.batch_mean_baseline(
+          reward, mask, lambda x: self._sum_over_replicas(x))
     variables = self.generator.trainable_variables
     with tf.GradientTape() as tape:
       loss = policy_gradient_loss(self.generator.log_probs(tokens), advantage,
                                   mask)
-    grads = tape.gradient(loss, variables)
+    grads = self._all_reduce(tape.gradient(loss, variables))
     self.pg_optimizer.apply(grads, variables)
-    self.update_rollout_policy()
-    reward_mean = (tf.reduce_mean(reward) if mask is None else
-                   tf.reduce_sum(reward * mask) / tf.reduce_sum(mask))
-    metrics = {"pg_loss": loss, "reward_mean": reward_mean,
-               "reward_final": tf.reduce_mean(reward[:, -1]),
-               "grad_norm": tf.linalg.global_norm(grads)}
-    for name, value in metrics.items():
-      self.trackers[name].update_state(value)
-    return metrics
+    live = tf.ones_like(reward) if mask is None else mask
+    return {"pg_loss": loss, "reward_sum": tf.reduce_sum(reward * live),
+            "reward_count": tf.reduce_sum(live),
+            "reward_final_sum": tf.reduce_sum(reward[:, -1]),
+            "grad_norm": tf.linalg.global_norm(grads)}
+
+  @staticmethod
+  def _rows_tensor(local: int) -> tf.Tensor | None:
+    """distribute.global_rows as a [2] tensor (Keras calls take no tuples of
+    tensors and ints)."""
+    rows = distribute.global_rows(local)
+    return None if rows is None else tf.stack(rows)
+
+  def _sum_over_replicas(self, x: tf.Tensor) -> tf.Tensor:
+    if self.replicas == 1:
+      return x
+    return tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, x)
 
   def _mask(self, tokens: tf.Tensor) -> tf.Tensor | None:
     """[batch, T] 1 through each row's end token; None without an end token."""

@@ -19,8 +19,9 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import (export, input_pipeline, progress, summaries, tasks,
-                       units as units_lib, workdir as workdir_lib)
+from seqgan_tf import (distribute, export, input_pipeline, progress,
+                       summaries, tasks, units as units_lib,
+                       workdir as workdir_lib)
 from seqgan_tf.config import Config
 from seqgan_tf.state import (POSITION_SIZE, SeqGAN,
                              policy_gradient_loss)
@@ -65,8 +66,14 @@ class Trainer:
   """Runs (or resumes) the schedule of one workdir."""
 
   def __init__(self, config: Config, workdir: str,
-               stop: progress.StopSignal):
-    self.config, self.workdir, self.stop = config, workdir, stop
+               stop: progress.StopSignal,
+               strategy: tf.distribute.Strategy | None = None):
+    self.config, self.stop = config, stop
+    # Over several machines every worker saves (TF needs it), but only the
+    # chief's files are the run: the others write theirs in a folder of their
+    # own inside it, and all restore from the chief's checkpoints.
+    self.workdir = workdir if distribute.is_chief() else os.path.join(
+        workdir, distribute.worker_folder())
     self.task = tasks.build(config, workdir)
     if len(self.task.real) < config.batch_size:
       raise input_pipeline.DataError(
@@ -76,12 +83,16 @@ class Trainer:
     reward = (tasks.bleu_reward(config, self.task)
               if config.method == "pg_bleu" else None)
     self.model = SeqGAN(config, self.task.vocab_size, self.task.start_token,
-                        tasks.end_token(config), reward)
+                        tasks.end_token(config), reward, strategy)
     self.checkpoint = self.model.checkpoint()
     self.manager = tf.train.CheckpointManager(
-        self.checkpoint, os.path.join(workdir, workdir_lib.CHECKPOINTS),
+        self.checkpoint, os.path.join(self.workdir, workdir_lib.CHECKPOINTS),
         max_to_keep=config.keep_checkpoints)
-    self.log = summaries.RunLog(workdir)
+    self.chief_manager = self.manager if self.workdir == workdir else (
+        tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(workdir, workdir_lib.CHECKPOINTS),
+            max_to_keep=config.keep_checkpoints))
+    self.log = summaries.RunLog(self.workdir)
     self.ticker = progress.Ticker(config.progress_secs)
     self.units = units_lib.Units(config, self.model, self.task.real, stop,
                                  self.ticker)
@@ -90,7 +101,7 @@ class Trainer:
   # ---------------------------------------------------------------- state
   def restore(self) -> None:
     model, config = self.model, self.config
-    restored = workdir_lib.restore_latest(self.checkpoint, self.manager)
+    restored = workdir_lib.restore_latest(self.checkpoint, self.chief_manager)
     if restored is None and config.init_from:
       restored = workdir_lib.restore_from(self.checkpoint, config.init_from,
                                           config)
@@ -304,7 +315,9 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   """
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
+  strategy = distribute.make_strategy(config.strategy)
   keras.utils.set_random_seed(config.seed)
-  workdir_lib.check(config, workdir)
+  if distribute.is_chief():   # the other workers follow the chief's run
+    workdir_lib.check(config, workdir)
   with progress.StopSignal() as stop:
-    return Trainer(config, workdir, stop).run()
+    return Trainer(config, workdir, stop, strategy).run()

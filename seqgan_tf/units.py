@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import input_pipeline, methods, progress, sampler
+from seqgan_tf import distribute, input_pipeline, methods, progress, sampler
 from seqgan_tf.config import Config
 from seqgan_tf.state import DIS_METRICS, PG_METRICS, SeqGAN
 
@@ -67,9 +67,15 @@ class Units:
       raise Stop(counters())
 
   def batches(self, dataset: tf.data.Dataset, start: int, total: int,
-               what: str, counters: Callable[[int], list[int]]):
-    """Yields (index, batch) from batch `start` on, checking for a stop."""
-    for index, batch in enumerate(dataset.skip(start), start=start):
+              what: str, counters: Callable[[int], list[int]]):
+    """Yields (index, batch) from batch `start` on, checking for a stop.
+
+    Under a strategy each batch is split into the replicas' shares.
+    """
+    shares = distribute.distribute(self.model.strategy,
+                                   lambda: dataset.skip(start),
+                                   self.config.batch_size)
+    for index, batch in enumerate(shares, start=start):
       self.check_stop(lambda: counters(index))
       yield index, batch
       self.ticker.tick(what, index + 1, total)

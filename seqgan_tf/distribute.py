@@ -1,0 +1,121 @@
+"""Several devices and machines: the strategy, and a replica's share of a batch.
+
+Every step splits its global batch across replicas and all-reduces the
+gradients, so a run takes the same steps on any number of devices. Random
+draws are made for the global batch and each replica keeps its rows
+(`uniform`), so the sampled sequences, roll-outs and dropout masks, and hence
+the losses, do not depend on the number of replicas either (the draws are
+cheap next to the LSTM and D work they feed).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Callable
+
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+@functools.lru_cache(maxsize=None)
+def make_strategy(name: str) -> tf.distribute.Strategy:
+  """default: one device; mirrored: every local GPU (or CPU device);
+  multi_worker: MultiWorkerMirroredStrategy over the cluster in TF_CONFIG.
+
+  One per process and name: a second MirroredStrategy in the same process
+  reuses collective instance keys and fails with a shape mismatch.
+  """
+  if name == "mirrored":
+    # Every GPU; without one, every logical CPU device (one, unless split by
+    # tf.config.set_logical_device_configuration, as the tests do).
+    devices = (tf.config.list_logical_devices("GPU")
+               or tf.config.list_logical_devices("CPU"))
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+  if name == "multi_worker":
+    if "TF_CONFIG" not in os.environ:
+      raise ValueError("--strategy=multi_worker needs TF_CONFIG (the cluster "
+                       "and this worker's index); see the README.")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+def is_chief() -> bool:
+  """Whether this process writes the run's files: the chief, else worker 0,
+  or the only process when there is no TF_CONFIG."""
+  config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+  task = config.get("task") or {}
+  if not task:
+    return True
+  if "chief" in config.get("cluster", {}):
+    return task.get("type") == "chief"
+  return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+def worker_folder() -> str:
+  """Where a worker other than the chief writes (inside the run's folder)."""
+  task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task") or {}
+  return f"worker-{task.get('type', 'worker')}-{task.get('index', 0)}"
+
+
+def uniform(shape: list[int], seed: tf.Tensor, axis: int = 0,
+            rows: tuple[tf.Tensor, int] | None = None) -> tf.Tensor:
+  """U[0, 1) of `shape`, or this replica's rows of the global draw.
+
+  rows: (first, global size) along `axis`; shape[axis] is the replica's size.
+  With rows=None (or one replica) this is tf.random.stateless_uniform(shape).
+  """
+  if rows is None:
+    return tf.random.stateless_uniform(shape, seed)
+  first, size = rows[0], rows[1]
+  full = list(shape)
+  full[axis] = size
+  draw = tf.random.stateless_uniform(tf.stack(full), seed)
+  begin = [0] * len(shape)
+  begin[axis] = first
+  return tf.slice(draw, tf.stack(begin), shape)
+
+
+def global_rows(local: int) -> tuple[tf.Tensor, int] | None:
+  """(first row, global size) for a replica holding `local` rows, or None on
+  one replica (then draws are made as they always were)."""
+  context = tf.distribute.get_replica_context()
+  replicas = context.num_replicas_in_sync
+  if replicas == 1:
+    return None
+  return context.replica_id_in_sync_group * local, local * replicas
+
+
+def distribute(strategy: tf.distribute.Strategy,
+               make_dataset: Callable[[], tf.data.Dataset],
+               global_batch: int):
+  """A dataset of global batches, as each replica's consecutive share.
+
+  Each worker builds the whole dataset (it is small and seeded) and keeps its
+  replicas' rows, so every replica gets rows [r * b, (r + 1) * b) of each
+  global batch, whatever the cluster.
+  """
+  replicas = strategy.num_replicas_in_sync
+  if replicas == 1:
+    return make_dataset()
+  per_replica = global_batch // replicas
+
+  def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+    local = replicas // context.num_input_pipelines
+    first = context.input_pipeline_id * local * per_replica
+
+    def shares(*batch):
+      parts = tuple(tf.reshape(x[first:first + local * per_replica],
+                               [local, per_replica] + x.shape[1:].as_list())
+                    for x in batch)
+      return tf.data.Dataset.from_tensor_slices(parts if len(parts) > 1
+                                                else parts[0])
+    dataset = make_dataset().flat_map(shares)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.OFF)
+    return dataset.with_options(options)
+
+  return strategy.distribute_datasets_from_function(dataset_fn)

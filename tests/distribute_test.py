@@ -1,0 +1,111 @@
+"""tf.distribute: the same run on one device, on two mirrored devices, and on
+two worker processes; a run resumed under another strategy."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import tensorflow as tf
+
+from conftest import REPO, smoke_config
+from seqgan_tf import distribute
+
+
+def free_ports(n):
+  sockets = [socket.socket() for _ in range(n)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def env(**extra):
+  return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+          "PYTHONPATH": str(REPO), **extra}
+
+
+class MirroredTest(tf.test.TestCase):
+
+  def test_two_devices_match_one_and_resume_across_strategies(self):
+    out = self.create_tempdir().full_path
+    subprocess.run([sys.executable, str(REPO / "tests" / "distribute_runs.py"),
+                    out], check=True, env=env(), timeout=900)
+    with open(os.path.join(out, "runs.json")) as f:
+      runs = json.load(f)
+    self.assertEqual(runs["replicas"], 2)
+    one, two = runs["default"], runs["mirrored"]
+    self.assertEqual([s for s, _ in one], [s for s, _ in two])
+    # Same draws, same batches, gradients summed over the two halves: only
+    # float rounding differs.
+    self.assertAllClose([v for _, v in one], [v for _, v in two], atol=1e-3)
+    # One device for the first iteration, two for the rest.
+    self.assertAllClose(runs["switched_final"], one[-1][1], atol=1e-3)
+
+
+class MultiWorkerTest(tf.test.TestCase):
+
+  def test_two_workers_run_the_schedule(self):
+    root = self.create_tempdir().full_path
+    workdir = os.path.join(root, "run")
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+      tf_config = json.dumps({"cluster": cluster,
+                              "task": {"type": "worker", "index": index}})
+      procs.append(subprocess.Popen(
+          [sys.executable, "-m", "seqgan_tf.main",
+           f"--flagfile={REPO / 'flags' / 'smoke.flags'}",
+           "--strategy=multi_worker", f"--workdir={workdir}"],
+          env=env(TF_CONFIG=tf_config), cwd=root,
+          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for proc in procs:
+      output, _ = proc.communicate(timeout=900)
+      self.assertEqual(proc.returncode, 0, output[-3000:])
+    with open(os.path.join(workdir, "results.json")) as f:
+      self.assertGreater(json.load(f)["nll_oracle"], 0.0)
+    self.assertIsNotNone(tf.train.latest_checkpoint(
+        os.path.join(workdir, "checkpoints")))
+    # The second worker's files are its own, inside the run.
+    self.assertTrue(os.path.isdir(os.path.join(workdir, "worker-worker-1")))
+
+
+class HelpersTest(tf.test.TestCase):
+
+  def test_chief(self):
+    cases = [(None, True),
+             ({"cluster": {"worker": ["a", "b"]},
+               "task": {"type": "worker", "index": 1}}, False),
+             ({"cluster": {"worker": ["a", "b"]},
+               "task": {"type": "worker", "index": 0}}, True),
+             ({"cluster": {"chief": ["c"], "worker": ["a"]},
+               "task": {"type": "worker", "index": 0}}, False)]
+    for config, chief in cases:
+      value = "" if config is None else json.dumps(config)
+      with tf.compat.v1.test.mock.patch.dict(os.environ, {"TF_CONFIG": value}):
+        self.assertEqual(distribute.is_chief(), chief, config)
+
+  def test_one_replica_draws_as_before(self):
+    seed = tf.constant([1, 2])
+    self.assertAllEqual(distribute.uniform([4, 3], seed),
+                        tf.random.stateless_uniform([4, 3], seed))
+
+  def test_replica_rows_are_rows_of_the_global_draw(self):
+    seed = tf.constant([3, 4])
+    full = tf.random.stateless_uniform([2, 8, 2], seed)
+    part = distribute.uniform([2, 4, 2], seed, 1, (tf.constant(4), 8))
+    self.assertAllEqual(part, full[:, 4:])
+
+  def test_batch_must_split_evenly(self):
+    with self.assertRaisesRegex(ValueError, "multi_worker needs TF_CONFIG"):
+      with tf.compat.v1.test.mock.patch.dict(os.environ, clear=True):
+        distribute.make_strategy("multi_worker")
+    self.assertEqual(smoke_config(strategy="mirrored").strategy, "mirrored")
+
+
+if __name__ == "__main__":
+  tf.test.main()
