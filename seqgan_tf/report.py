@@ -81,10 +81,14 @@ def schedule(run: str) -> str:
 def _p_value(x: list[np.ndarray], y: list[np.ndarray]) -> str:
   """Welch's p: over samples for one run each, over run means for groups."""
   if len(x) == 1 and len(y) == 1:
-    return f"{compare.welch(x[0], y[0])[2]:.2g}"
-  if len(x) < 2 or len(y) < 2:
+    p = compare.welch(x[0], y[0])[2]
+  elif len(x) < 2 or len(y) < 2:
     return "n/a (a group needs a group: 2+ runs on each side)"
-  return f"{compare.welch(np.array([v.mean() for v in x]), np.array([v.mean() for v in y]))[2]:.2g}"
+  else:
+    p = compare.welch(np.array([v.mean() for v in x]),
+                      np.array([v.mean() for v in y]))[2]
+  # Below ~1e-300 the t distribution's tail underflows to 0 in float64.
+  return "< 1e-300" if p == 0.0 else f"{p:.2g}"
 
 
 def table(rows: list[tuple[str, list[str]]], reference: str,

@@ -54,6 +54,9 @@ class ReportTest(tf.test.TestCase):
     self.assertIn(f"{np.mean(means):.3f} ± {np.std(means, ddof=1):.3f} (sd, 3 "
                   "seeds)", lines[4])
     self.assertIn("n/a", lines[4])        # 3 seeds against 1 run: no test
+    far = fake_run(f"{root}/far", rng.normal(20.0, 1.0, 500), 60.0)
+    self.assertIn("| < 1e-300 |", report.table(
+        [("far", [far]), ("seqgan", [gan])], "seqgan").splitlines()[2])
     # Groups against groups compare the runs' means.
     text = report.table([("a", seeds[:2]), ("b", seeds[1:])], "b")
     p_groups = stats.ttest_ind(means[:2], means[1:], equal_var=False).pvalue
