@@ -42,10 +42,14 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
   return tf.distribute.get_strategy()
 
 
+def _tf_config() -> dict:
+  return json.loads(os.environ.get("TF_CONFIG") or "{}")
+
+
 def is_chief() -> bool:
   """Whether this process writes the run's files: the chief, else worker 0,
   or the only process when there is no TF_CONFIG."""
-  config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+  config = _tf_config()
   task = config.get("task") or {}
   if not task:
     return True
@@ -56,7 +60,7 @@ def is_chief() -> bool:
 
 def worker_folder() -> str:
   """Where a worker other than the chief writes (inside the run's folder)."""
-  task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task") or {}
+  task = _tf_config().get("task") or {}
   return f"worker-{task.get('type', 'worker')}-{task.get('index', 0)}"
 
 

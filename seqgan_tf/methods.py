@@ -134,6 +134,8 @@ class BleuReward:
     order = tf.argsort(tf.cast(~keep, tf.int32), axis=1, stable=True)
     tokens = tf.gather(tokens, order, batch_dims=1)
     hyp_len = tf.reduce_sum(tf.cast(keep, tf.int32), 1)
+    unknown = (None if self.unknown is None
+               else tf.equal(tokens, self.unknown))
     log_precision = 0.0
     for n in range(1, self.max_n + 1):
       if n > length:            # no n-grams: nltk's precision is EPSILON / 1
@@ -146,8 +148,7 @@ class BleuReward:
       # The n-gram at position i is in the hypothesis when i + n <= its length.
       valid = tf.range(width)[None, :] + n <= hyp_len[:, None]
       matchable = valid
-      if self.unknown is not None:
-        unknown = tf.equal(tokens, self.unknown)
+      if unknown is not None:
         for j in range(n):
           matchable &= ~unknown[:, j:j + width]
       valid_f = tf.cast(valid, tf.float32)

@@ -178,20 +178,25 @@ class SeqGAN(tf.Module):
     return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for k, v in per_replica.items()}
 
+  def _sum_over_replicas(self, value):
+    """`value` (a tensor or list) summed over replicas; itself on one."""
+    if self.replicas == 1:
+      return value
+    return tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, value)
+
   def _all_reduce(self, grads: list) -> list:
     if self.replicas == 1:
       return grads
-    return tf.distribute.get_replica_context().all_reduce(
-        tf.distribute.ReduceOp.SUM, [tf.convert_to_tensor(g) for g in grads])
+    # Embedding gradients are IndexedSlices; FusedAdam densifies them anyway.
+    return self._sum_over_replicas([tf.convert_to_tensor(g) for g in grads])
 
   def _share(self, mean: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
     """A replica's part of a global mean: its mean over `count` items times
     count / (the items over all replicas), so that the parts sum to it."""
     if self.replicas == 1:
       return mean
-    total = tf.distribute.get_replica_context().all_reduce(
-        tf.distribute.ReduceOp.SUM, count)
-    return mean * count / total
+    return mean * count / self._sum_over_replicas(count)
 
   @staticmethod
   def _accumulate(tracker: keras.metrics.Mean, total: tf.Tensor,
@@ -333,7 +338,7 @@ class SeqGAN(tf.Module):
     advantage = reward
     if config.reward_baseline == "batch_mean":
       advantage = methods.batch_mean_baseline(
-          reward, mask, lambda x: self._sum_over_replicas(x))
+          reward, mask, self._sum_over_replicas)
     variables = self.generator.trainable_variables
     with tf.GradientTape() as tape:
       loss = policy_gradient_loss(self.generator.log_probs(tokens), advantage,
@@ -352,12 +357,6 @@ class SeqGAN(tf.Module):
     tensors and ints)."""
     rows = distribute.global_rows(local)
     return None if rows is None else tf.stack(rows)
-
-  def _sum_over_replicas(self, x: tf.Tensor) -> tf.Tensor:
-    if self.replicas == 1:
-      return x
-    return tf.distribute.get_replica_context().all_reduce(
-        tf.distribute.ReduceOp.SUM, x)
 
   def _mask(self, tokens: tf.Tensor) -> tf.Tensor | None:
     """[batch, T] 1 through each row's end token; None without an end token."""

@@ -30,15 +30,19 @@ from seqgan_tf.models import Generator
 SWEEP_SEED_PHASE = 6     # seed path (phases 1-5 are training's and data's)
 
 
-def tempered(generator: Generator, temperature: float) -> Generator:
+def tempered(generator: Generator, temperature: float,
+             copy: Generator | None = None) -> Generator:
   """A copy of G whose distribution is softmax(logits / temperature).
 
   Dividing the output layer's kernel and bias by the temperature divides the
-  logits, so sampling and log-probabilities need no other change.
+  logits, so sampling and log-probabilities need no other change. Passing the
+  previous `copy` back reuses it, so the evaluation's compiled functions are
+  traced once per run, not once per temperature.
   """
-  copy = Generator(generator.vocab_size, generator.embedding.output_dim,
-                   generator.hidden_dim, generator.seq_length,
-                   generator.start_token, name="tempered")
+  if copy is None:
+    copy = Generator(generator.vocab_size, generator.embedding.output_dim,
+                     generator.hidden_dim, generator.seq_length,
+                     generator.start_token, name="tempered")
   copy.set_weights(generator.get_weights())
   copy.output_layer.kernel.assign(generator.output_layer.kernel / temperature)
   copy.output_layer.bias.assign(generator.output_layer.bias / temperature)
@@ -66,10 +70,10 @@ def sweep_run(label: str, workdir: str, temperatures: list[float],
   task = tasks.build(config, workdir)
   generator = export.restore_generator(config, workdir)
   seed = sampler.seed_at(config.seed, SWEEP_SEED_PHASE)
-  rows = []
+  rows, copy = [], None
   for temperature in temperatures:
-    metrics, _, _ = task.evaluate(tempered(generator, temperature), seed,
-                                  False)
+    copy = tempered(generator, temperature, copy)
+    metrics, _, _ = task.evaluate(copy, seed, False)
     rows.append({"run": label, "task": config.task,
                  "temperature": temperature, **metrics})
   return rows
