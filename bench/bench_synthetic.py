@@ -2,6 +2,7 @@
 
   python bench/bench_synthetic.py [--repeats=3] [--phases=mle,sample,...]
   python bench/bench_synthetic.py --compare=xla        # graph vs XLA, same run
+  python bench/bench_synthetic.py --compare=bf16       # D float32 vs bfloat16
 
 Prints, for each phase, the median wall-clock seconds over --repeats runs (after
 one warm-up that traces and compiles), the issue's target, the FLOPs counted,
@@ -12,6 +13,7 @@ rollout 16, 9,984 sequences.
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 
@@ -26,9 +28,11 @@ flags.DEFINE_list("phases", ["mle_epoch", "sample_9984", "dis_epoch",
                   "Phases to time.")
 flags.DEFINE_enum("jit_compile", "off", ["off", "on"],
                   "XLA-compile the training steps (MLE, D, G with roll-out).")
-flags.DEFINE_enum("compare", "none", ["none", "xla"],
+flags.DEFINE_enum("dis_compute_dtype", "float32", ["float32", "bfloat16"],
+                  "D's compute dtype.")
+flags.DEFINE_enum("compare", "none", ["none", "xla", "bf16"],
                   "Time every phase twice in the same run and print both: "
-                  "graph mode vs XLA.")
+                  "graph mode vs XLA, or D in float32 vs bfloat16.")
 flags.DEFINE_bool("tiny", False, "A tiny configuration: checks that the script "
                   "runs (tests/bench_test.py); its numbers mean nothing.")
 FLAGS = flags.FLAGS
@@ -59,6 +63,7 @@ def flop_counts(c: config_lib.Config) -> dict[str, float]:
       "mle_epoch": 3 * c.num_train * T * gen_token,
       "sample_9984": sample,
       "dis_epoch": dis_epoch,
+      "dis_step": 3 * dis_seq * B,
       "reward_batch": reward,
       "generator_step": g_step,
       "adversarial_iteration": (c.adv_g_steps * g_step + c.adv_d_steps
@@ -67,19 +72,25 @@ def flop_counts(c: config_lib.Config) -> dict[str, float]:
   }
 
 
-def matmul_rate() -> float:
-  """Best float32 FLOP/s of square matmuls (1024..4096) through TensorFlow."""
+def matmul_rate(dtype: str = "float32") -> float:
+  """Best FLOP/s of square matmuls (1024..4096) in `dtype` through TensorFlow."""
   import tensorflow as tf
   mm = tf.function(lambda x: tf.reduce_sum(tf.matmul(x, x)), autograph=False)
   best = 0.0
   for n in (1024, 2048, 4096):
-    a = tf.random.normal([n, n])
+    a = tf.cast(tf.random.normal([n, n]), dtype)
     mm(a).numpy()
     for _ in range(3):
       t0 = time.perf_counter()
       mm(a).numpy()
       best = max(best, 2 * n**3 / (time.perf_counter() - t0))
   return best
+
+
+def peak_rss_mb() -> float:
+  """The process's peak resident memory so far (Linux reports KiB): a phase
+  that needs more than the phases before it raises it."""
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def build_phases(config: config_lib.Config):
@@ -99,6 +110,7 @@ def build_phases(config: config_lib.Config):
       0, config.vocab_size, [config.num_train, config.seq_length], np.int32))
   fake = model.sample(config.num_negatives, tf.constant([1, 2]))
   batch = fake[:config.batch_size]
+  labels = tf.constant([0, 1] * (config.batch_size // 2), tf.int32)
   reward_fn = tf.function(lambda seq, seed: rollout.rewards(
       model.rollout_policy, model.discriminator.prob_real, seq,
       config.rollout_num, seed), autograph=False, jit_compile=model.jit)
@@ -117,6 +129,8 @@ def build_phases(config: config_lib.Config):
       "sample_9984": lambda s: model.sample(config.num_negatives, s).numpy(),
       "dis_epoch": lambda s: model.dis_epoch(
           input_pipeline.dis_dataset(real, fake, config.batch_size, 0), s),
+      "dis_step": lambda s: model.dis_step(batch, labels, s, s[1])[
+          "dis_loss"].numpy(),
       "reward_batch": lambda s: reward_fn(batch, s).numpy(),
       "generator_step": lambda s: model.adversarial_generator_step(s),
       "adversarial_iteration": adversarial_iteration,
@@ -142,8 +156,10 @@ def main(argv):
   del argv
   import tensorflow as tf
 
-  config = config_lib.replace(config_lib.Config(), jit_compile=FLAGS.jit_compile,
-                              oracle_params="random")  # same cost as the paper's
+  config = config_lib.replace(
+      config_lib.Config(), jit_compile=FLAGS.jit_compile,
+      dis_compute_dtype=FLAGS.dis_compute_dtype,
+      oracle_params="random")  # same cost as the paper's
   if FLAGS.tiny:
     config = config_lib.replace(
         config, vocab_size=32, seq_length=8, gen_emb_dim=8, gen_hidden_dim=8,
@@ -152,11 +168,14 @@ def main(argv):
         rollout_num=2, adv_d_steps=1, dis_epochs=1)
   rate = matmul_rate()
   flops = flop_counts(config)
-  print(f"float32 matmul rate: {rate / 1e9:.1f} GFLOP/s "
-        f"(TF {tf.__version__}, jit_compile={config.jit_compile})")
+  print(f"matmul rate: float32 {rate / 1e9:.1f} GFLOP/s, bfloat16 "
+        f"{matmul_rate('bfloat16') / 1e9:.1f} GFLOP/s (TF {tf.__version__}, "
+        f"jit_compile={config.jit_compile}, "
+        f"dis_compute_dtype={config.dis_compute_dtype})")
   if FLAGS.compare != "none":
     field, modes, labels = {
         "xla": ("jit_compile", ("off", "on"), ("graph", "XLA")),
+        "bf16": ("dis_compute_dtype", ("float32", "bfloat16"), ("f32", "bf16")),
     }[FLAGS.compare]
     built = [build_phases(config_lib.replace(config, **{field: m}))
              for m in modes]
@@ -169,14 +188,15 @@ def main(argv):
     return
   phases = build_phases(config)
   print(f"{'phase':24s} {'median s':>9s} {'target s':>9s} {'authors':>8s} "
-        f"{'GFLOP':>8s} {'floor s':>8s} {'of floor':>8s}")
+        f"{'GFLOP':>8s} {'floor s':>8s} {'of floor':>8s} {'peak MB':>8s}")
   for name in FLAGS.phases:
     median = time_phase(name, phases[name])
     floor = flops[name] / rate
     target = TARGETS_S.get(name)
     print(f"{name:24s} {median:9.3f} {target if target else '-':>9} "
           f"{AUTHORS_TF1_S.get(name, '-'):>8} {flops[name] / 1e9:8.1f} "
-          f"{floor:8.2f} {floor / median:8.0%}", flush=True)
+          f"{floor:8.2f} {floor / median:8.0%} {peak_rss_mb():8.0f}",
+          flush=True)
 
 
 if __name__ == "__main__":

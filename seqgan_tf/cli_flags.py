@@ -9,9 +9,10 @@ from typing import Any
 
 from absl import flags
 
-from seqgan_tf.config import (JIT_MODES, METHOD_DEFAULTS, METHODS, MODES,
-                              REWARD_BASELINES, STRATEGIES, TASK_DEFAULTS,
-                              TASKS, Config, ConfigError, upgrade, validate)
+from seqgan_tf.config import (DIS_DTYPES, JIT_MODES, METHOD_DEFAULTS, METHODS,
+                              MODES, REWARD_BASELINES, STRATEGIES,
+                              TASK_DEFAULTS, TASKS, Config, ConfigError,
+                              upgrade, validate)
 
 # Help for every flag: what it does, its unit, and the paper's value where
 # there is one ("paper: ..." refers to the synthetic experiment unless said).
@@ -73,6 +74,11 @@ HELP = {
                         "0.75).",
     "dis_l2": "L2 weight on D's output layer, times sum(w^2)/2 (paper: 0.2).",
     "dis_learning_rate": "Adam learning rate of D (authors: 1e-4).",
+    "dis_compute_dtype": "D's convolutions and highway layer in float32 or "
+                         "bfloat16 (variables, dropout, output layer and "
+                         "losses stay float32; checkpoints are the same). "
+                         "bfloat16 pays only on CPUs and GPUs with bfloat16 "
+                         "arithmetic (bench/bench_synthetic.py --compare=bf16).",
     "batch_size": "Sequences per step, for G and D (paper: 64).",
     "pretrain_gen_epochs": "MLE pre-training epochs of G over the real set "
                            "(authors: 120).",
@@ -117,6 +123,7 @@ HELP = {
 
 
 _ENUMS = {"task": TASKS, "method": METHODS, "jit_compile": JIT_MODES,
+          "dis_compute_dtype": DIS_DTYPES,
           "reward_baseline": REWARD_BASELINES, "strategy": STRATEGIES}
 
 

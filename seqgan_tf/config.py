@@ -17,6 +17,7 @@ METHODS = ("mle", "ss", "pg_bleu", "seqgan")   # methods.py
 REWARD_BASELINES = ("none", "batch_mean")
 STRATEGIES = ("default", "mirrored", "multi_worker")   # distribute.py
 JIT_MODES = ("auto", "on", "off")
+DIS_DTYPES = ("float32", "bfloat16")         # D's compute dtype (models.py)
 MODES = ("train", "export", "sample")
 
 # The paper's discriminator for length-20 sequences (authors' code).
@@ -113,6 +114,7 @@ class Config:
   dis_dropout_keep: float = 0.75
   dis_l2: float = 0.2
   dis_learning_rate: float = 1e-4
+  dis_compute_dtype: str = "float32"
 
   # Schedule.
   batch_size: int = 64
@@ -212,6 +214,8 @@ def validate(config: Config) -> Config:
   _validate_method(config, need)
   need(config.jit_compile in JIT_MODES, "jit_compile",
        f"must be one of {', '.join(JIT_MODES)}")
+  need(config.dis_compute_dtype in DIS_DTYPES, "dis_compute_dtype",
+       f"must be one of {', '.join(DIS_DTYPES)}")
   need(config.vocab_size > 4 or config.task == "synthetic", "vocab_size",
        "must leave room beyond the 4 reserved ids")
   for name in ("vocab_size", "seq_length", "gen_emb_dim", "gen_hidden_dim",

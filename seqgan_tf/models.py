@@ -161,14 +161,22 @@ class Discriminator(keras.Model):
   With an `end_token`, every position after a row's first end token is read
   as `pad_token`: D judges only what was written, in training and when it
   rewards roll-outs, and a generator's tokens after </s> are no cue.
+
+  `compute_dtype="bfloat16"` runs the convolutions and the highway layer in
+  bfloat16 (Keras' mixed_bfloat16 policy: variables stay float32, so
+  checkpoints are the same either way); dropout, the output layer and every
+  loss stay float32.
   """
 
   def __init__(self, vocab_size: int, emb_dim: int,
                filter_sizes: Sequence[int], num_filters: Sequence[int],
                dropout_keep: float = 0.75, l2: float = 0.2,
                seed: int | None = None, name: str = "discriminator",
-               end_token: int | None = None, pad_token: int = 0):
+               end_token: int | None = None, pad_token: int = 0,
+               compute_dtype: str = "float32"):
     super().__init__(name=name)
+    policy = {"float32": "float32",
+              "bfloat16": "mixed_bfloat16"}[compute_dtype]
     self.dropout_rate = 1.0 - dropout_keep
     self.l2 = l2
     self.end_token, self.pad_token = end_token, pad_token
@@ -177,12 +185,13 @@ class Discriminator(keras.Model):
       return init(seed=None if seed is None else seed + offset, **kw)
 
     self.embedding = keras.layers.Embedding(
-        vocab_size, emb_dim, name="embedding",
+        vocab_size, emb_dim, name="embedding", dtype=policy,
         embeddings_initializer=seeded(keras.initializers.RandomUniform, 0,
                                       minval=-1.0, maxval=1.0))
     self.convs = [
         keras.layers.Conv1D(
             n, w, padding="valid", activation="relu", name=f"conv_w{w}",
+            dtype=policy,
             kernel_initializer=seeded(keras.initializers.TruncatedNormal,
                                       10 + i, stddev=0.1),
             bias_initializer=keras.initializers.Constant(0.1))
@@ -190,10 +199,10 @@ class Discriminator(keras.Model):
     ]
     features = sum(num_filters)
     self.highway_transform = keras.layers.Dense(
-        features, activation="relu", name="highway_transform",
+        features, activation="relu", name="highway_transform", dtype=policy,
         kernel_initializer=seeded(keras.initializers.GlorotUniform, 1))
     self.highway_gate = keras.layers.Dense(
-        features, activation="sigmoid", name="highway_gate",
+        features, activation="sigmoid", name="highway_gate", dtype=policy,
         kernel_initializer=seeded(keras.initializers.GlorotUniform, 2))
     self.output_layer = keras.layers.Dense(
         2, name="output",
@@ -224,7 +233,9 @@ class Discriminator(keras.Model):
     pooled = tf.concat(
         [tf.reduce_max(conv(x), axis=1) for conv in self.convs], axis=1)
     gate = self.highway_gate(pooled)
-    features = gate * self.highway_transform(pooled) + (1.0 - gate) * pooled
+    features = tf.cast(
+        gate * self.highway_transform(pooled) + (1.0 - gate) * pooled,
+        tf.float32)
     if training and self.dropout_rate > 0.0 and dropout_rows is None:
       features = tf.nn.experimental.stateless_dropout(
           features, rate=self.dropout_rate, seed=dropout_seed)

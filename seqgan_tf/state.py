@@ -1,7 +1,7 @@
 """The training state: players, optimisers, progress, and the compiled steps.
 
 `SeqGAN` alone knows what a checkpoint holds (`checkpoint()`); the loop in
-train.py drives its steps. Every step is one `tf.function` without AutoGraph:
+train.py drives its steps, which steps.py defines. Every step is one `tf.function` without AutoGraph:
 loops over tensors are static Python ranges, and epochs are driven from Python,
 one compiled step per batch (~0.3 ms a call). AutoGraph's conversion of nested
 bound-method tf.functions failed at random in long runs here ("missing 1
@@ -14,10 +14,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import distribute, methods, rollout, sampler
+from seqgan_tf import rollout
 from seqgan_tf.config import Config, ConfigError
-from seqgan_tf.models import Discriminator, Generator, through_end
+from seqgan_tf.models import Discriminator, Generator
 from seqgan_tf.optim import FusedAdam
+from seqgan_tf.steps import Steps
 
 Metrics = dict[str, float]
 
@@ -29,27 +30,6 @@ PG_METRICS = ("pg_loss", "reward_mean", "reward_final", "grad_norm")
 POSITION_SIZE = 5          # [phase, then up to 4 nested loop counters]
 
 
-def policy_gradient_loss(log_probs: tf.Tensor, reward: tf.Tensor,
-                         mask: tf.Tensor | None = None) -> tf.Tensor:
-  """-sum_{b,t} log G(y_t | y_<t) * Q_t: a sum, no baseline (authors' code).
-
-  Args:
-    log_probs: [batch, T] log-probabilities of the sampled tokens.
-    reward: [batch, T] Q values; treated as constants.
-    mask: [batch, T] 1 for tokens up to and including </s> (None: all); no
-      term after a sequence's end.
-  """
-  terms = log_probs * tf.stop_gradient(reward)
-  return -tf.reduce_sum(terms if mask is None else terms * mask)
-
-
-def mle_loss(log_probs: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
-  """The mean NLL over real tokens: [batch, T] log-probs and 0/1 mask."""
-  if mask is None:
-    return -tf.reduce_mean(log_probs)
-  return -tf.reduce_sum(log_probs * mask) / tf.reduce_sum(mask)
-
-
 def make_optimizer(learning_rate: float, clipnorm: float | None,
                    name: str) -> keras.optimizers.Adam:
   # TF1's Adam epsilon (1e-8), as the authors trained with.
@@ -57,7 +37,7 @@ def make_optimizer(learning_rate: float, clipnorm: float | None,
                    name=name)
 
 
-class SeqGAN(tf.Module):
+class SeqGAN(Steps, tf.Module):
   """The players, their optimisers, progress counters and step functions.
 
   Args:
@@ -124,7 +104,7 @@ class SeqGAN(tf.Module):
     self.discriminator = Discriminator(
         vocab_size, config.dis_emb_dim, *config.dis_kernels(),
         config.dis_dropout_keep, config.dis_l2, seed=config.seed + 1000,
-        end_token=end_token)
+        end_token=end_token, compute_dtype=config.dis_compute_dtype)
     self.reward = reward or self.discriminator.prob_real
     # Separate Adam states for MLE and the policy gradient (authors' code).
     self.mle_optimizer = make_optimizer(config.gen_learning_rate,
@@ -204,164 +184,6 @@ class SeqGAN(tf.Module):
     """Adds a weighted sum to a Mean tracker (what update_state would add)."""
     tracker.total.assign_add(total)
     tracker.count.assign_add(count)
-
-  # ---------------------------------------------------------------- G, MLE
-  def _mle_step(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
-    """One MLE step on real tokens [batch, T]: the mean token NLL."""
-    metrics = self._run(self._mle_replica, tokens)
-    self.trackers["mle_loss"].update_state(metrics["mle_loss"])
-    return metrics
-
-  def _mle_replica(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
-    variables = self.generator.trainable_variables
-    mask = self._mask(tokens)
-    with tf.GradientTape() as tape:
-      loss = self._share(mle_loss(self.generator.log_probs(tokens), mask),
-                         self._count(tokens, mask))
-    grads = self._all_reduce(tape.gradient(loss, variables))
-    self.mle_optimizer.apply(grads, variables)
-    return {"mle_loss": loss}
-
-  def _scheduled_sampling_step(self, tokens: tf.Tensor, truth_rate: tf.Tensor,
-                               seed: tf.Tensor) -> dict[str, tf.Tensor]:
-    """One MLE step whose inputs are real with probability `truth_rate`, else
-    G's own samples (methods.scheduled_sampling_log_probs)."""
-    metrics = self._run(self._scheduled_sampling_replica, tokens, truth_rate,
-                        seed)
-    self.trackers["mle_loss"].update_state(metrics["mle_loss"])
-    return metrics
-
-  def _scheduled_sampling_replica(self, tokens, truth_rate, seed):
-    variables = self.generator.trainable_variables
-    mask = self._mask(tokens)
-    with tf.GradientTape() as tape:
-      log_probs, _ = methods.scheduled_sampling_log_probs(
-          self.generator, tokens, truth_rate, seed,
-          distribute.global_rows(tokens.shape[0]))
-      loss = self._share(mle_loss(log_probs, mask), self._count(tokens, mask))
-    grads = self._all_reduce(tape.gradient(loss, variables))
-    self.mle_optimizer.apply(grads, variables)
-    return {"mle_loss": loss}
-
-  def _count(self, tokens: tf.Tensor, mask: tf.Tensor | None) -> tf.Tensor:
-    """The tokens a loss averages over: all, or those through </s>."""
-    if mask is None:
-      return tf.cast(tf.size(tokens), tf.float32)
-    return tf.reduce_sum(mask)
-
-  def mle_epoch(self, dataset: tf.data.Dataset) -> None:
-    """One pass over real [batch, T] batches; updates the `mle_loss` tracker."""
-    for tokens in dataset:
-      self.mle_step(tokens)
-
-  # ---------------------------------------------------------------- D
-  def _dis_step(self, tokens: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor,
-                step: tf.Tensor) -> dict[str, tf.Tensor]:
-    """One D step on [batch, T] tokens with [batch] labels (1 = real).
-
-    Dropout's seed is fold_seed(seed, step): reproducible and resumable.
-    """
-    m = self._run(self._dis_replica, tokens, labels, seed, step)
-    self.trackers["dis_loss"].update_state(m["dis_loss"])
-    self._accumulate(self.trackers["dis_acc_real"], m["correct_real"],
-                     m["real"])
-    self._accumulate(self.trackers["dis_acc_fake"], m["correct_fake"],
-                     m["fake"])
-    return {"dis_loss": m["dis_loss"]}
-
-  def _dis_replica(self, tokens, labels, seed, step):
-    variables = self.discriminator.trainable_variables
-    batch = tokens.shape[0]
-    with tf.GradientTape() as tape:
-      logits = self.discriminator(
-          tokens, training=True, dropout_seed=sampler.fold_seed(seed, step),
-          dropout_rows=self._rows_tensor(batch))
-      cross_entropy = self._share(tf.reduce_mean(
-          tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)),
-          tf.constant(float(batch)))
-      l2 = self.discriminator.l2_loss()
-      loss = cross_entropy + (l2 if self.replicas == 1 else l2 / self.replicas)
-    grads = self._all_reduce(tape.gradient(loss, variables))
-    self.dis_optimizer.apply(grads, variables)
-    correct = tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == labels,
-                      tf.float32)
-    is_real = tf.cast(labels, tf.float32)
-    return {"dis_loss": loss,
-            "correct_real": tf.reduce_sum(correct * is_real),
-            "real": tf.reduce_sum(is_real),
-            "correct_fake": tf.reduce_sum(correct * (1.0 - is_real)),
-            "fake": tf.reduce_sum(1.0 - is_real)}
-
-  def dis_epoch(self, dataset: tf.data.Dataset, seed: tf.Tensor) -> None:
-    """One pass over (tokens, labels) batches; updates the dis_* trackers."""
-    for step, (tokens, labels) in enumerate(dataset):
-      self.dis_step(tokens, labels, seed, tf.constant(step, tf.int32))
-
-  @tf.function(autograph=False)
-  def sample(self, num_samples: int, seed: tf.Tensor) -> tf.Tensor:
-    """[num_samples, T] sequences from G_theta (fresh negatives, evaluation)."""
-    return sampler.sample_many(self.generator, num_samples, seed)
-
-  # ---------------------------------------------------------------- G, PG
-  def _adversarial_generator_step(self, seed: tf.Tensor
-                                  ) -> dict[str, tf.Tensor]:
-    """Sample a batch, reward it by roll-outs, take one policy-gradient step.
-
-    Minimises -sum_{b,t} log G(y_t | y_<t) * Q_t (a sum, as the authors do;
-    Q less its batch mean per position with --reward_baseline=batch_mean),
-    then moves the roll-out policy: beta <- r * beta + (1 - r) * theta.
-    Each replica samples, rolls out and scores its rows of the batch.
-    """
-    m = self._run(self._policy_gradient_replica, seed)
-    self.update_rollout_policy()
-    metrics = {"pg_loss": m["pg_loss"],
-               "reward_mean": m["reward_sum"] / m["reward_count"],
-               "reward_final": m["reward_final_sum"] / self.config.batch_size,
-               # Every replica holds the same all-reduced gradient.
-               "grad_norm": m["grad_norm"] / self.replicas}
-    for name, value in metrics.items():
-      self.trackers[name].update_state(value)
-    return metrics
-
-  def _policy_gradient_replica(self, seed):
-    config = self.config
-    rows = config.batch_size // self.replicas
-    where = distribute.global_rows(rows)
-    sample_seed = sampler.fold_seed(seed, 0)
-    tokens = sampler.generate(
-        self.generator, rows, lambda t: distribute.uniform(
-            [rows, 2], sampler.fold_seed(sample_seed, t), 0, where))
-    reward = rollout.rewards(self.rollout_policy, self.reward, tokens,
-                             config.rollout_num, sampler.fold_seed(seed, 1),
-                             where)
-    mask = self._mask(tokens)
-    advantage = reward
-    if config.reward_baseline == "batch_mean":
-      advantage = methods.batch_mean_baseline(
-          reward, mask, self._sum_over_replicas)
-    variables = self.generator.trainable_variables
-    with tf.GradientTape() as tape:
-      loss = policy_gradient_loss(self.generator.log_probs(tokens), advantage,
-                                  mask)
-    grads = self._all_reduce(tape.gradient(loss, variables))
-    self.pg_optimizer.apply(grads, variables)
-    live = tf.ones_like(reward) if mask is None else mask
-    return {"pg_loss": loss, "reward_sum": tf.reduce_sum(reward * live),
-            "reward_count": tf.reduce_sum(live),
-            "reward_final_sum": tf.reduce_sum(reward[:, -1]),
-            "grad_norm": tf.linalg.global_norm(grads)}
-
-  @staticmethod
-  def _rows_tensor(local: int) -> tf.Tensor | None:
-    """distribute.global_rows as a [2] tensor (Keras calls take no tuples of
-    tensors and ints)."""
-    rows = distribute.global_rows(local)
-    return None if rows is None else tf.stack(rows)
-
-  def _mask(self, tokens: tf.Tensor) -> tf.Tensor | None:
-    """[batch, T] 1 through each row's end token; None without an end token."""
-    return None if self.end_token is None else through_end(tokens,
-                                                           self.end_token)
 
   def update_rollout_policy(self, rate: float | None = None) -> None:
     """beta <- rate * beta + (1 - rate) * theta (rate 0 copies theta)."""

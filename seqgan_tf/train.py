@@ -23,8 +23,8 @@ from seqgan_tf import (distribute, export, input_pipeline, progress,
                        summaries, tasks, units as units_lib,
                        workdir as workdir_lib)
 from seqgan_tf.config import Config
-from seqgan_tf.state import (POSITION_SIZE, SeqGAN,
-                             policy_gradient_loss)
+from seqgan_tf.state import POSITION_SIZE, SeqGAN
+from seqgan_tf.steps import policy_gradient_loss
 
 Metrics = dict[str, float]
 __all__ = ["SeqGAN", "policy_gradient_loss", "train_and_evaluate"]
@@ -43,8 +43,6 @@ UNIT_NAMES = {MLE: "MLE epoch", DIS_PRETRAIN: "D pre-training step",
 # A mean token NLL this many times a uniform guess's log(V) has diverged,
 # finite or not (a learning rate of 1e30 gave 1e31 without a NaN).
 MAX_NLL_OVER_UNIFORM = 10.0
-# Seconds of training up to the last checkpoint (results.json: wall_seconds).
-WALL_CLOCK_FILE = "wall_clock.json"
 # Final samples with fewer distinct sequences than this share have collapsed.
 MIN_DISTINCT = 0.5
 
@@ -96,7 +94,7 @@ class Trainer:
     self.ticker = progress.Ticker(config.progress_secs)
     self.units = units_lib.Units(config, self.model, self.task.real, stop,
                                  self.ticker)
-    self.started, self.seconds_before = time.monotonic(), 0.0
+    self.clock = workdir_lib.WallClock(self.workdir)
 
   # ---------------------------------------------------------------- state
   def restore(self) -> None:
@@ -107,7 +105,7 @@ class Trainer:
                                           config)
       logging.info("Starting from %s (--init_from).", restored)
     elif restored is not None:
-      self.seconds_before = self._read_wall_clock()
+      self.clock.resume()
     if restored is None:
       return
     # Keras keeps learning rates in (checkpointed) variables: the flags win.
@@ -127,24 +125,9 @@ class Trainer:
 
   def save(self, why: str) -> str:
     path = self.manager.save()
-    workdir_lib.write_atomic(
-        os.path.join(self.workdir, WALL_CLOCK_FILE),
-        json.dumps({"checkpoint": os.path.basename(path),
-                    "seconds": self.wall_seconds()}))
+    self.clock.record(path)
     logging.info("Checkpoint %s written (%s).", path, why)
     return path
-
-  def wall_seconds(self) -> float:
-    """This run's training time up to now, over all its starts."""
-    return self.seconds_before + time.monotonic() - self.started
-
-  def _read_wall_clock(self) -> float:
-    """The time recorded with the last checkpoint (0 if none was recorded)."""
-    path = os.path.join(self.workdir, WALL_CLOCK_FILE)
-    if not tf.io.gfile.exists(path):
-      return 0.0
-    return float(workdir_lib.read_json(
-        path, "Delete it to count the run's time from now on.")["seconds"])
 
   def _counters(self, phase: int) -> list[int]:
     """Where to start inside the next unit of `phase` (zeros: its start)."""
@@ -280,7 +263,7 @@ class Trainer:
     """Final figures, results.json and the export (with any warning)."""
     results = self.evaluate(final_step, "final", final=True)
     results["global_step"] = final_step
-    results["wall_seconds"] = round(self.wall_seconds(), 1)
+    results["wall_seconds"] = round(self.clock.seconds(), 1)
     warnings = []
     if results.get("distinct", 1.0) < MIN_DISTINCT:
       warnings.append(

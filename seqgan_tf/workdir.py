@@ -21,6 +21,7 @@ CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 SCORES_FILE = "final_scores.npz"   # every final sample's score, for t-tests
 CHECKPOINTS = "checkpoints"
+WALL_CLOCK_FILE = "wall_clock.json"  # seconds of training to the last checkpoint
 DAMAGED = "damaged"        # checkpoints/damaged/: unreadable checkpoints, kept
 
 
@@ -178,3 +179,29 @@ def restore_latest(checkpoint: tf.train.Checkpoint,
     logging.warning("No readable checkpoint is left in %s: starting from the "
                     "beginning.", manager.directory)
   return None
+
+
+class WallClock:
+  """A run's training time over all its starts (results.json: wall_seconds).
+
+  The seconds up to each checkpoint are written beside it (WALL_CLOCK_FILE),
+  so a resumed run adds on to what its stopped starts had spent.
+  """
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, WALL_CLOCK_FILE)
+    self.started, self.before = time.monotonic(), 0.0
+
+  def resume(self) -> None:
+    """Counts on from the time recorded with the last checkpoint (if any)."""
+    if tf.io.gfile.exists(self.path):
+      self.before = float(read_json(
+          self.path, "Delete it to count the run's time from now on.")["seconds"])
+
+  def seconds(self) -> float:
+    return self.before + time.monotonic() - self.started
+
+  def record(self, checkpoint_path: str) -> None:
+    write_atomic(self.path, json.dumps(
+        {"checkpoint": os.path.basename(checkpoint_path),
+         "seconds": self.seconds()}))

@@ -28,6 +28,19 @@ class BenchTest(tf.test.TestCase):
       self.assertGreaterEqual(float(cells[3]), 0.0, name)  # FLOPs counted
     self.assertIn("GFLOP/s", proc.stdout)
 
+  def test_bfloat16_comparison_times_both_dtypes(self):
+    proc = subprocess.run(
+        [sys.executable, "bench/bench_synthetic.py", "--tiny", "--repeats=1",
+         "--compare=bf16", "--phases=dis_step"],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    self.assertEqual(proc.returncode, 0, proc.stderr)
+    row = [line.split() for line in proc.stdout.splitlines()
+           if line.startswith("dis_step")]
+    self.assertLen(row, 1)
+    self.assertLen(row[0], 4)         # name, float32 s, bfloat16 s, ratio
+    for cell in row[0][1:]:
+      self.assertGreaterEqual(float(cell), 0.0)
+
 
 if __name__ == "__main__":
   tf.test.main()

@@ -8,7 +8,7 @@ import tensorflow as tf
 from absl import flags
 
 from seqgan_tf import cli_flags, config as config_lib
-from seqgan_tf import input_pipeline, progress, state, train
+from seqgan_tf import input_pipeline, progress, steps, train
 from seqgan_tf import workdir as workdir_lib
 from seqgan_tf.models import Discriminator, Generator, through_end
 
@@ -145,7 +145,7 @@ class EndOfSequenceTest(tf.test.TestCase):
       log_probs = gen.log_probs(tokens).numpy()
       # By hand: row 0 counts positions 0-2, row 1 positions 0-1.
       expected = -(log_probs[0, :3].sum() + log_probs[1, :2].sum()) / 5
-      loss = float(state.mle_loss(gen.log_probs(tokens),
+      loss = float(steps.mle_loss(gen.log_probs(tokens),
                                   through_end(tokens, 2)))
       self.assertNear(loss, expected, 1e-6)
       losses.append(loss)

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import smoke_config
-from seqgan_tf import rollout, state, train
+from seqgan_tf import rollout, steps, train
 from seqgan_tf.models import Generator
 
 VOCAB, LENGTH, BATCH, ROLLOUTS = 6, 5, 8, 256
@@ -65,7 +65,7 @@ class XlaRolloutTest(tf.test.TestCase):
     grads = []
     for jit in (False, True):
       with tf.GradientTape() as tape:
-        loss = state.policy_gradient_loss(policy.log_probs(tokens),
+        loss = steps.policy_gradient_loss(policy.log_probs(tokens),
                                           rewards[jit])
       grads.append(tf.concat([tf.reshape(tf.convert_to_tensor(g), [-1]) for g
                               in tape.gradient(loss, policy.trainable_variables)],
