@@ -10,7 +10,6 @@ resumes from there.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from typing import Any, Callable
@@ -38,17 +37,15 @@ balanced_real_rows = units_lib.balanced_real_rows
 PHASE_NAMES = {MLE: "MLE pre-training", DIS_PRETRAIN: "D pre-training",
                ADVERSARIAL: "adversarial"}
 EVAL_LABELS = {MLE: "mle", ADVERSARIAL: "adversarial"}  # eval_metrics.jsonl
+PHASE_KEYS = {MLE: "mle", DIS_PRETRAIN: "dis_pretrain",   # results.json
+              ADVERSARIAL: "adversarial"}
 UNIT_NAMES = {MLE: "MLE epoch", DIS_PRETRAIN: "D pre-training step",
               ADVERSARIAL: "adversarial iteration"}
-# A mean token NLL this many times a uniform guess's log(V) has diverged,
-# finite or not (a learning rate of 1e30 gave 1e31 without a NaN).
-MAX_NLL_OVER_UNIFORM = 10.0
 # Final samples with fewer distinct sequences than this share have collapsed.
 MIN_DISTINCT = 0.5
 
 
-class TrainingDivergedError(RuntimeError):
-  """A loss became NaN, infinite or absurd; the last good checkpoint is kept."""
+TrainingDivergedError = units_lib.TrainingDivergedError
 
 
 class StoppedError(RuntimeError):
@@ -148,6 +145,7 @@ class Trainer:
     clock = progress.PhaseClock(UNIT_NAMES[phase], total, start)
     for index in range(start, total):
       self.ticker.restart()
+      started = time.monotonic()
       try:
         metrics = unit(index, self._counters(phase))
       except units_lib.Stop as stop:
@@ -158,7 +156,10 @@ class Trainer:
             f"Stopped by {self.stop.requested}; {path} holds the position "
             f"inside {PHASE_NAMES[phase]} unit {index + 1}. Run the same "
             "command to resume from there.", self.stop.requested) from None
-      self._check_finite(metrics, phase, index + 1)
+      units_lib.check_finite(metrics, self.task.vocab_size,
+                             f"{PHASE_NAMES[phase]} step {index + 1}",
+                             self.manager.latest_checkpoint)
+      self.clock.add(PHASE_KEYS[phase], time.monotonic() - started)
       done.assign(index + 1)
       self.model.position.assign(tf.zeros([POSITION_SIZE], tf.int64))
       step = index + 1 if first_step is None else first_step + index + 1
@@ -170,21 +171,6 @@ class Trainer:
         self.evaluate(step, EVAL_LABELS[phase])
       if (index + 1) % config.checkpoint_every == 0 or last:
         self.save(f"{PHASE_NAMES[phase]} {index + 1}/{total}")
-
-  def _check_finite(self, metrics: Metrics, phase: int, step: int) -> None:
-    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-    limit = MAX_NLL_OVER_UNIFORM * math.log(self.task.vocab_size)
-    if metrics.get("mle_loss", 0.0) > limit:
-      bad.append(f"mle_loss ({metrics['mle_loss']:.4g} > {limit:.4g}, "
-                 f"{MAX_NLL_OVER_UNIFORM:g} x a uniform guess)")
-    if bad:
-      raise TrainingDivergedError(
-          f"{PHASE_NAMES[phase]} step {step}: {', '.join(bad)} is not finite "
-          f"or has exploded. Training stopped; "
-          + (f"the last good checkpoint is {self.manager.latest_checkpoint}"
-             if self.manager.latest_checkpoint else "no checkpoint was written")
-          + ". Lower the learning rate or change --seed, then resume or "
-          "restart.")
 
   # ---------------------------------------------------------------- output
   def evaluate(self, global_step: int, phase: str,
@@ -264,6 +250,12 @@ class Trainer:
     results = self.evaluate(final_step, "final", final=True)
     results["global_step"] = final_step
     results["wall_seconds"] = round(self.clock.seconds(), 1)
+    # Training time of each phase's units (evaluations and saves aside).
+    results["phase_seconds"] = {k: round(v, 1)
+                                for k, v in self.clock.phases.items()}
+    if self.clock.phases.get("adversarial"):
+      results["seconds_per_iteration"] = round(
+          self.clock.phases["adversarial"] / self.config.adv_iterations, 2)
     warnings = []
     if results.get("distinct", 1.0) < MIN_DISTINCT:
       warnings.append(

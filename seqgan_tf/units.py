@@ -9,6 +9,7 @@ the trainer saves in the checkpoint's position.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -22,6 +23,32 @@ Metrics = dict[str, float]
 
 # Phase ids, used in seeds and in the checkpoint's position.
 MLE, DIS_PRETRAIN, ADVERSARIAL, EVAL = 1, 2, 3, 4  # tasks.DATA_PHASE is 5
+# A mean token NLL this many times a uniform guess's log(V) has diverged,
+# finite or not (a learning rate of 1e30 gave 1e31 without a NaN).
+MAX_NLL_OVER_UNIFORM = 10.0
+
+
+class TrainingDivergedError(RuntimeError):
+  """A loss became NaN, infinite or absurd; the last good checkpoint is kept."""
+
+
+def check_finite(metrics: Metrics, vocab_size: int, where: str,
+                 latest_checkpoint: str | None) -> None:
+  """Raises TrainingDivergedError if a unit's metric diverged at `where`."""
+  bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+  limit = MAX_NLL_OVER_UNIFORM * math.log(vocab_size)
+  if metrics.get("mle_loss", 0.0) > limit:
+    bad.append(f"mle_loss ({metrics['mle_loss']:.4g} > {limit:.4g}, "
+               f"{MAX_NLL_OVER_UNIFORM:g} x a uniform guess)")
+  if bad:
+    raise TrainingDivergedError(
+        f"{where}: {', '.join(bad)} is not finite or has exploded. Training "
+        "stopped; " + (f"the last good checkpoint is {latest_checkpoint}"
+                       if latest_checkpoint else "no checkpoint was written")
+        + ". Lower the learning rate or change --seed, then resume or "
+        "restart.")
+
+
 class Stop(Exception):
   """Raised inside a unit; carries the loop counters to resume from."""
 

@@ -185,23 +185,31 @@ class WallClock:
   """A run's training time over all its starts (results.json: wall_seconds).
 
   The seconds up to each checkpoint are written beside it (WALL_CLOCK_FILE),
-  so a resumed run adds on to what its stopped starts had spent.
+  with the seconds each phase's completed units took, so a resumed run adds
+  on to what its stopped starts had spent.
   """
 
   def __init__(self, workdir: str):
     self.path = os.path.join(workdir, WALL_CLOCK_FILE)
     self.started, self.before = time.monotonic(), 0.0
+    self.phases: dict[str, float] = {}
 
   def resume(self) -> None:
     """Counts on from the time recorded with the last checkpoint (if any)."""
     if tf.io.gfile.exists(self.path):
-      self.before = float(read_json(
-          self.path, "Delete it to count the run's time from now on.")["seconds"])
+      saved = read_json(self.path,
+                        "Delete it to count the run's time from now on.")
+      self.before = float(saved["seconds"])
+      self.phases = {k: float(v) for k, v in saved.get("phases", {}).items()}
 
   def seconds(self) -> float:
     return self.before + time.monotonic() - self.started
 
+  def add(self, phase: str, seconds: float) -> None:
+    """Counts one completed unit of `phase` (evaluations and saves aside)."""
+    self.phases[phase] = self.phases.get(phase, 0.0) + seconds
+
   def record(self, checkpoint_path: str) -> None:
     write_atomic(self.path, json.dumps(
         {"checkpoint": os.path.basename(checkpoint_path),
-         "seconds": self.seconds()}))
+         "seconds": self.seconds(), "phases": self.phases}))

@@ -35,6 +35,13 @@ class MethodRunTest(tf.test.TestCase):
         results = train.train_and_evaluate(config, workdir)
         self.assertTrue(np.isfinite(results["nll_oracle"]))
         self.assertGreater(results["wall_seconds"], 0.0)
+        # Time is counted for the phases the method runs, and only for them.
+        ran = {"mle"} | ({"adversarial"} if method == "pg_bleu" else set())
+        self.assertEqual(set(results["phase_seconds"]), ran)
+        self.assertLessEqual(sum(results["phase_seconds"].values()),
+                             results["wall_seconds"])
+        self.assertEqual("seconds_per_iteration" in results,
+                         method == "pg_bleu")
         lines = [json.loads(l) for l in open(
             os.path.join(workdir, "eval_metrics.jsonl"))]
         phases = {l["phase"] for l in lines}

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from conftest import smoke_config
 from seqgan_tf import tasks, train, units
+from seqgan_tf import workdir as workdir_lib
 
 
 def evals(workdir):
@@ -80,6 +81,9 @@ class StopAndResumeTest(tf.test.TestCase):
     # 2. Between the two G steps of adversarial iteration 1.
     self._stop(sigterm_after_first_generator_step(), config, pieces,
                "adversarial unit 1", [train.ADVERSARIAL, 1, 0, 0, 0])
+    with open(os.path.join(pieces, workdir_lib.WALL_CLOCK_FILE)) as f:
+      mle_seconds = json.load(f)["phases"]["mle"]   # MLE is over by now
+    self.assertGreater(mle_seconds, 0.0)
     # 3. Inside the D step of adversarial iteration 2, before its batch 3.
     self._stop(sigterm_at(batches_call=2, index=1), config, pieces,
                "adversarial unit 2", [train.ADVERSARIAL, 2, 0, 0, 2])
@@ -87,6 +91,8 @@ class StopAndResumeTest(tf.test.TestCase):
     resumed = train.train_and_evaluate(config, pieces)
     self.assertEqual(resumed["nll_oracle"], expected["nll_oracle"])
     self.assertEqual(evals(pieces), evals(whole))   # no evaluation twice
+    # The MLE time of the first starts is carried into the final record.
+    self.assertEqual(resumed["phase_seconds"]["mle"], round(mle_seconds, 1))
     self.assertIs(signal.getsignal(signal.SIGTERM), signal.SIG_DFL)
 
 
