@@ -9,10 +9,16 @@ offline machine only needs --data_dir. TFDS prepares each once under
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 from typing import Iterator
+
+try:
+  import fcntl
+except ImportError:       # not POSIX: preparations are not serialised
+  fcntl = None
 
 import numpy as np
 import tensorflow as tf
@@ -230,6 +236,30 @@ BUILDERS = {"obama": Obama, "poems": Poems, "coco": Coco,
             "nottingham": Nottingham}
 
 
+@contextlib.contextmanager
+def preparation_lock(builder: tfds.core.DatasetBuilder):
+  """Lets one process at a time prepare a corpus in a TFDS folder.
+
+  Two runs started together on a corpus not yet prepared (say its MLE and
+  SeqGAN rows) would both write its incomplete folder, and the second to
+  finish failed ("Failed to finalize writing of split"). With the lock the
+  second waits, then finds the corpus prepared. A lock file beside the
+  dataset's folder, held with flock (released by the OS if a process dies);
+  remote folders (gs://) and non-POSIX systems go without.
+  """
+  root = os.path.dirname(os.path.dirname(builder.data_dir))
+  if fcntl is None or "://" in root:
+    yield
+    return
+  os.makedirs(root, exist_ok=True)
+  with open(os.path.join(root, f"{builder.name}.lock"), "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def load_texts(task: str, data_dir: str, tfds_dir: str, train_file: str = "",
                test_file: str = "", unit: str = "line"
                ) -> tuple[list[str], list[str]]:
@@ -241,7 +271,8 @@ def load_texts(task: str, data_dir: str, tfds_dir: str, train_file: str = "",
                        **kwargs)
   else:
     builder = BUILDERS[task](**kwargs)
-  builder.download_and_prepare()
+  with preparation_lock(builder):
+    builder.download_and_prepare()
   return tuple(
       [ex["text"].decode("utf-8") for ex in tfds.as_numpy(
           builder.as_dataset(split=split, shuffle_files=False))]

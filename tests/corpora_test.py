@@ -1,5 +1,10 @@
 """Corpus builders on the shared files, checked against their PROVENANCE."""
 
+import fcntl
+import glob
+import os
+from unittest import mock
+
 import numpy as np
 import tensorflow as tf
 
@@ -53,6 +58,32 @@ class UserTextTest(tf.test.TestCase):
     roll[0, [10, 30, 39]] = 1      # a chord: top key 39 -> MIDI 60
     roll[2, 0] = 1                 # lowest key, A0 = MIDI 21
     self.assertEqual(corpora.melody_tokens(roll), ["p60", "rest", "p21"])
+
+  def test_preparation_is_locked_against_a_second_process(self):
+    """Two runs preparing one corpus at once raced (the second failed to
+    finalise its split): the preparation holds an exclusive lock."""
+    path = self.create_tempfile(
+        content="\n".join(f"line {i}" for i in range(20)) + "\n").full_path
+    tfds_dir = self.create_tempdir().full_path
+    original = corpora.UserText.download_and_prepare
+    seen = []
+
+    def prepare(builder, *args, **kwargs):
+      locks = glob.glob(os.path.join(tfds_dir, "**", "*.lock"), recursive=True)
+      self.assertLen(locks, 1)
+      # A second open file is what another process would try to lock.
+      with open(locks[0]) as other:
+        with self.assertRaises(BlockingIOError):
+          fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      seen.append(locks[0])
+      return original(builder, *args, **kwargs)
+
+    with mock.patch.object(corpora.UserText, "download_and_prepare", prepare):
+      train, _ = corpora.load_texts("text", "", tfds_dir, train_file=path)
+    self.assertLen(train, 18)
+    self.assertLen(seen, 1)
+    with open(seen[0]) as other:      # released once prepared
+      fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
   def test_lines_paragraphs_and_held_out_split(self):
     path = self.create_tempfile(
