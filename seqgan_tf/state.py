@@ -1,11 +1,12 @@
 """The training state: players, optimisers, progress, and the compiled steps.
 
 `SeqGAN` alone knows what a checkpoint holds (`checkpoint()`); the loop in
-train.py drives its steps, which steps.py defines. Every step is one `tf.function` without AutoGraph:
-loops over tensors are static Python ranges, and epochs are driven from Python,
-one compiled step per batch (~0.3 ms a call). AutoGraph's conversion of nested
-bound-method tf.functions failed at random in long runs here ("missing 1
-required positional argument") and is not needed.
+train.py drives its steps, which steps.py defines. Every step is one
+`tf.function` without AutoGraph: loops over tensors are static Python ranges,
+and epochs are driven from Python, one compiled step per batch (~0.3 ms a
+call). AutoGraph's conversion of nested bound-method tf.functions failed at
+random in long runs here ("missing 1 required positional argument") and is
+not needed.
 """
 
 from __future__ import annotations
