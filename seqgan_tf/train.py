@@ -253,9 +253,10 @@ class Trainer:
     # Training time of each phase's units (evaluations and saves aside).
     results["phase_seconds"] = {k: round(v, 1)
                                 for k, v in self.clock.phases.items()}
-    if self.clock.phases.get("adversarial"):
+    timed = self.clock.units.get("adversarial", 0)   # iterations timed
+    if timed:
       results["seconds_per_iteration"] = round(
-          self.clock.phases["adversarial"] / self.config.adv_iterations, 2)
+          self.clock.phases["adversarial"] / timed, 2)
     warnings = []
     if results.get("distinct", 1.0) < MIN_DISTINCT:
       warnings.append(

@@ -193,6 +193,7 @@ class WallClock:
     self.path = os.path.join(workdir, WALL_CLOCK_FILE)
     self.started, self.before = time.monotonic(), 0.0
     self.phases: dict[str, float] = {}
+    self.units: dict[str, int] = {}     # the units those seconds cover
 
   def resume(self) -> None:
     """Counts on from the time recorded with the last checkpoint (if any)."""
@@ -201,6 +202,7 @@ class WallClock:
                         "Delete it to count the run's time from now on.")
       self.before = float(saved["seconds"])
       self.phases = {k: float(v) for k, v in saved.get("phases", {}).items()}
+      self.units = {k: int(v) for k, v in saved.get("units", {}).items()}
 
   def seconds(self) -> float:
     return self.before + time.monotonic() - self.started
@@ -208,8 +210,10 @@ class WallClock:
   def add(self, phase: str, seconds: float) -> None:
     """Counts one completed unit of `phase` (evaluations and saves aside)."""
     self.phases[phase] = self.phases.get(phase, 0.0) + seconds
+    self.units[phase] = self.units.get(phase, 0) + 1
 
   def record(self, checkpoint_path: str) -> None:
     write_atomic(self.path, json.dumps(
         {"checkpoint": os.path.basename(checkpoint_path),
-         "seconds": self.seconds(), "phases": self.phases}))
+         "seconds": self.seconds(), "phases": self.phases,
+         "units": self.units}))
