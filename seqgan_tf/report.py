@@ -13,6 +13,15 @@ the wall clock from results.json (this run's + that of the --init_from run it
 started from, as "own + earlier").
 --readme replaces the text between `<!-- table1:begin -->` and
 `<!-- table1:end -->` in that file.
+
+  python -m seqgan_tf.report \
+      --pairs=obama:runs/obama_mle:runs/obama,poems:runs/poems_mle:runs/poems \
+      [--readme=README.md]
+
+gives the real-data table instead: per corpus, MLE against SeqGAN on the
+paper's metrics for it (each ± its standard error over samples, Welch's p over
+the per-sample scores), beside the paper's figures; --readme writes it between
+`<!-- realdata:begin -->` and `<!-- realdata:end -->`.
 """
 
 from __future__ import annotations
@@ -31,6 +40,16 @@ from seqgan_tf import compare
 PAPER = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946,
          "seqgan": 8.736}
 BEGIN, END = "<!-- table1:begin -->", "<!-- table1:end -->"
+TEXT_BLOCK = ("<!-- realdata:begin -->", "<!-- realdata:end -->")
+# The paper's real-data figures (Tables 2-4), MLE -> SeqGAN, and Texygen's
+# SeqGAN on COCO (no MLE figure kept here); the metrics each corpus reports.
+PAPER_TEXT = {
+    "obama": {"bleu3": (0.519, 0.556), "bleu4": (0.416, 0.427)},
+    "poems": {"bleu2": (0.6670, 0.7389)},
+    "coco": {"bleu2": (None, 0.745), "bleu3": (None, 0.498),
+             "bleu4": (None, 0.294), "bleu5": (None, 0.180)},
+    "nottingham": {"bleu4": (0.9210, 0.9406), "pitch_mse": (22.38, 20.62)},
+}
 
 
 def _read(run: str, name: str) -> dict:
@@ -123,14 +142,51 @@ def table(rows: list[tuple[str, list[str]]], reference: str,
   return "\n".join(lines) + "\n"
 
 
-def replace_block(path: str, text: str) -> None:
-  """Puts `text` between the BEGIN and END markers of `path` (atomically)."""
+def _paper_pair(pair: tuple[float | None, float]) -> str:
+  mle, gan = pair
+  return f"{gan:g}" if mle is None else f"{mle:g} → {gan:g}"
+
+
+def text_table(pairs: list[tuple[str, str, str]]) -> str:
+  """MLE against SeqGAN on real data, as Markdown.
+
+  Args:
+    pairs: (corpus, MLE run, SeqGAN run) per corpus; the corpus names the
+      metrics (PAPER_TEXT) and the paper's figures.
+  """
+  lines = ["| corpus | metric | MLE | SeqGAN | p (Welch) | paper | schedule "
+           "(SeqGAN run) | wall clock (MLE; SeqGAN) |",
+           "|---|---|---|---|---|---|---|---|"]
+  for corpus, mle_run, gan_run in pairs:
+    if corpus not in PAPER_TEXT:
+      raise ValueError(f"--pairs: unknown corpus {corpus!r}; one of "
+                       f"{', '.join(PAPER_TEXT)}.")
+    for metric, paper in PAPER_TEXT[corpus].items():
+      cells = []
+      for run in (mle_run, gan_run):
+        values = compare.load_scores(run, metric)[1]
+        spread = values.std(ddof=1) / math.sqrt(len(values))
+        cells.append((values, f"{values.mean():.3f} ± {spread:.3f}"))
+      p = compare.welch(cells[0][0], cells[1][0])[2]
+      lines.append(
+          f"| {corpus} | {metric} | {cells[0][1]} | {cells[1][1]} | "
+          f"{'< 1e-300' if p == 0.0 else f'{p:.2g}'} | {_paper_pair(paper)} "
+          f"| {schedule(gan_run)} | {wall_clock(mle_run)}; "
+          f"{wall_clock(gan_run)} |")
+  return "\n".join(lines) + "\n"
+
+
+def replace_block(path: str, text: str,
+                  markers: tuple[str, str] = (BEGIN, END)) -> None:
+  """Puts `text` between the markers of `path` (atomically)."""
   with open(path) as f:
     content = f.read()
-  start, end = content.find(BEGIN), content.find(END)
+  begin, end_marker = markers
+  start, end = content.find(begin), content.find(end_marker)
   if start < 0 or end < start:
-    raise ValueError(f"{path} has no {BEGIN} ... {END} block to replace.")
-  content = content[:start + len(BEGIN)] + "\n" + text + content[end:]
+    raise ValueError(f"{path} has no {begin} ... {end_marker} block to "
+                     "replace.")
+  content = content[:start + len(begin)] + "\n" + text + content[end:]
   tmp = f"{path}.tmp-{os.getpid()}"
   with open(tmp, "w") as f:
     f.write(content)
@@ -147,10 +203,23 @@ def parse_rows(specs: list[str]) -> list[tuple[str, list[str]]]:
   return rows
 
 
+def parse_pairs(specs: list[str]) -> list[tuple[str, str, str]]:
+  pairs = []
+  for spec in specs:
+    parts = spec.split(":")
+    if len(parts) != 3 or not all(parts):
+      raise ValueError(f"--pairs entry {spec!r}: write CORPUS:MLE_RUN:"
+                       "SEQGAN_RUN")
+    pairs.append(tuple(parts))
+  return pairs
+
+
 def define_flags() -> None:
   """The command's flags (defined only when it runs, so that importing this
   module next to another command defines nothing)."""
   flags.DEFINE_list("rows", [], "LABEL:RUN[+RUN...] per row, in order.")
+  flags.DEFINE_list("pairs", [], "CORPUS:MLE_RUN:SEQGAN_RUN per corpus: the "
+                    "real-data table instead of Table 1.")
   flags.DEFINE_string("reference", "seqgan", "The row p-values compare with.")
   flags.DEFINE_string("metric", None, "Score (default: the first in "
                       "final_scores.npz: nll_oracle, or bleu2 on text).")
@@ -161,10 +230,15 @@ def define_flags() -> None:
 def main(argv):
   del argv
   try:
-    text = table(parse_rows(flags.FLAGS.rows), flags.FLAGS.reference,
-                 flags.FLAGS.metric)
+    if flags.FLAGS.pairs:
+      text = text_table(parse_pairs(flags.FLAGS.pairs))
+      markers = TEXT_BLOCK
+    else:
+      text = table(parse_rows(flags.FLAGS.rows), flags.FLAGS.reference,
+                   flags.FLAGS.metric)
+      markers = (BEGIN, END)
     if flags.FLAGS.readme:
-      replace_block(flags.FLAGS.readme, text)
+      replace_block(flags.FLAGS.readme, text, markers)
   except ValueError as e:
     print(e, file=sys.stderr)
     return 2

@@ -236,7 +236,11 @@ class TextTask:
     metrics["nll_test"] = self.nll_test(generator)
     metrics["distinct"] = distinct_fraction(samples)
     if config.task == "nottingham":
-      metrics["pitch_mse"] = pitch_mse(self.vocab, samples, self.test)
+      scores["pitch_mse"] = pitch_mse(self.vocab, samples, self.test)
+      metrics["pitch_mse"] = float(scores["pitch_mse"].mean())
+      if final:
+        metrics["pitch_mse_stderr"] = float(
+            scores["pitch_mse"].std() / math.sqrt(len(samples)))
     texts = [self.vocab.decode(row) for row in samples[:config.num_text_samples]]
     return metrics, texts, scores if final else {}
 
@@ -247,13 +251,21 @@ class TextTask:
 
 
 def pitch_mse(vocab: tokenizer.Vocabulary, samples: np.ndarray,
-              test: np.ndarray) -> float:
+              test: np.ndarray) -> np.ndarray:
   """Nearest-neighbour pitch MSE (semitones^2) of melodies against the test set.
 
   Each sequence becomes one MIDI pitch per step: "p60" -> 60, and a rest (or
   any non-pitch token) holds the previous pitch (the first sounding one at the
-  start). The score is the mean over generated melodies of the smallest
-  per-step mean squared difference to any test melody.
+  start). A melody's score is the smallest per-step mean squared difference
+  to any test melody; the task reports their mean, and keeps each melody's
+  score for the t-test.
+
+  Args:
+    samples: [melodies, time] generated token ids.
+    test: [test melodies, time] token ids.
+
+  Returns:
+    [melodies] float64 scores.
   """
   def pitches(rows):
     out = np.zeros(rows.shape, np.float64)
@@ -269,4 +281,4 @@ def pitch_mse(vocab: tokenizer.Vocabulary, samples: np.ndarray,
   gen, ref = pitches(samples), pitches(test)
   squared = ((gen ** 2).sum(1)[:, None] + (ref ** 2).sum(1)[None, :]
              - 2.0 * gen @ ref.T) / gen.shape[1]
-  return float(np.maximum(squared.min(axis=1), 0.0).mean())
+  return np.maximum(squared.min(axis=1), 0.0)

@@ -11,7 +11,7 @@ from conftest import smoke_config
 from seqgan_tf import report, sweep, train
 
 
-def fake_run(folder, scores, seconds, **config):
+def fake_run(folder, scores, seconds, metrics=None, **config):
   """A finished run's files: config, results and per-sample scores."""
   os.makedirs(folder, exist_ok=True)
   full = {"method": "seqgan", "pretrain_gen_epochs": 120,
@@ -22,7 +22,8 @@ def fake_run(folder, scores, seconds, **config):
     json.dump({"full": full}, f)
   with open(os.path.join(folder, "results.json"), "w") as f:
     json.dump({"wall_seconds": seconds}, f)
-  np.savez(os.path.join(folder, "final_scores.npz"), nll_oracle=scores)
+  np.savez(os.path.join(folder, "final_scores.npz"),
+           **(metrics or {"nll_oracle": scores}))
   return folder
 
 
@@ -70,6 +71,31 @@ class ReportTest(tf.test.TestCase):
     with open(path) as f:
       self.assertEqual(f.read(), f"before\n{report.BEGIN}\n| new |\n"
                        f"{report.END}\nafter\n")
+
+  def test_real_data_table_against_scipy(self):
+    root = self.create_tempdir().full_path
+    rng = np.random.default_rng(1)
+    mle_scores = {"bleu4": rng.uniform(0.88, 0.96, 300),
+                  "pitch_mse": rng.normal(25.0, 5.0, 300)}
+    gan_scores = {"bleu4": rng.uniform(0.90, 0.97, 200),
+                  "pitch_mse": rng.normal(21.0, 5.0, 200)}
+    mle = fake_run(f"{root}/mle", None, 120.0, mle_scores, method="mle")
+    gan = fake_run(f"{root}/gan", None, 240.0, gan_scores, adv_iterations=15,
+                   init_from=mle)
+    lines = report.text_table([("nottingham", mle, gan)]).splitlines()
+    self.assertLen(lines, 4)          # header, rule, BLEU-4, pitch MSE
+    for line, metric in zip(lines[2:], ("bleu4", "pitch_mse")):
+      a, b = mle_scores[metric], gan_scores[metric]
+      p = stats.ttest_ind(a, b, equal_var=False).pvalue
+      se = b.std(ddof=1) / np.sqrt(len(b))
+      self.assertIn(f"| nottingham | {metric} |", line)
+      self.assertIn(f"| {b.mean():.3f} ± {se:.3f} | {p:.2g} |", line)
+      self.assertIn("| 2 min; 4 min + 2 min |", line)
+    self.assertIn("0.921 → 0.9406", lines[2])            # the paper's Table 4
+    with self.assertRaisesRegex(ValueError, "unknown corpus 'news'"):
+      report.text_table([("news", mle, gan)])
+    with self.assertRaisesRegex(ValueError, "CORPUS:MLE_RUN:SEQGAN_RUN"):
+      report.parse_pairs(["obama:runs/a"])
 
   def test_unfinished_run_is_named(self):
     folder = self.create_tempdir().full_path

@@ -38,8 +38,8 @@ class EvaluationPiecesTest(tf.test.TestCase):
     test = np.array([[p60, p60, p62], [p62, p62, p62]])
     # Sample 1 -> 62 62 62 (a leading rest takes the first pitch): matches
     # test 2 exactly. Sample 2 -> 60 60 60: test 1 differs by (0, 0, 2^2)/3.
-    self.assertNear(tasks.pitch_mse(vocab, samples, test),
-                    (0.0 + 4.0 / 3) / 2, 1e-9)
+    self.assertAllClose(tasks.pitch_mse(vocab, samples, test),
+                        [0.0, 4.0 / 3], atol=1e-9)
 
 
 class TextTaskEndToEndTest(tf.test.TestCase):
