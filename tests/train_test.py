@@ -219,3 +219,25 @@ class TaskDefaultsTest(tf.test.TestCase):
     values(["prog"])
     self.assertEqual(cli_flags.config_from_flags(values, saved).task, "obama")
     self.assertEqual(cli_flags.default_workdir(values), "runs/synthetic")
+
+  def test_every_flagfile_gives_a_valid_config_and_opens_with_its_command(self):
+    folder = os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "flags")
+    names = sorted(n for n in os.listdir(folder) if n.endswith(".flags"))
+    self.assertIn("synthetic_fast.flags", names)
+    for name in names:
+      path = os.path.join(folder, name)
+      with open(path) as f:
+        first = f.readline()
+      self.assertRegex(first, r"^# (seqgan|python -m seqgan_tf\.main) ", name)
+      values = flags.FlagValues()
+      cli_flags.define_flags(values)
+      values(["prog", f"--flagfile={path}"])
+      if values["task"].value == "text":      # the user names the file
+        values(["prog", f"--flagfile={path}", "--train_file=mine.txt"])
+      config = cli_flags.config_from_flags(values)   # validates, or raises
+      if name == "synthetic_fast.flags":
+        # The time-to-quality preset: 10 G steps of 8 roll-outs per D epoch.
+        self.assertEqual((config.adv_iterations, config.adv_g_steps,
+                          config.rollout_num, config.pretrain_gen_epochs),
+                         (4, 10, 8, 30))
