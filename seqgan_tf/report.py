@@ -97,6 +97,12 @@ def schedule(run: str) -> str:
   return "; ".join(parts)
 
 
+def _mean_se(values: np.ndarray) -> str:
+  """A run's mean score ± its standard error over samples."""
+  spread = values.std(ddof=1) / math.sqrt(len(values))
+  return f"{values.mean():.3f} ± {spread:.3f}"
+
+
 def _p_value(x: list[np.ndarray], y: list[np.ndarray]) -> str:
   """Welch's p: over samples for one run each, over run means for groups."""
   if len(x) == 1 and len(y) == 1:
@@ -127,9 +133,7 @@ def table(rows: list[tuple[str, list[str]]], reference: str,
   for label, runs in rows:
     values = scores[label]
     if len(values) == 1:
-      mean = values[0].mean()
-      spread = values[0].std(ddof=1) / math.sqrt(len(values[0]))
-      what = f"{mean:.3f} ± {spread:.3f} (s.e., {len(values[0]):,} samples)"
+      what = f"{_mean_se(values[0])} (s.e., {len(values[0]):,} samples)"
     else:
       means = np.array([v.mean() for v in values])
       what = (f"{means.mean():.3f} ± {means.std(ddof=1):.3f} (sd, "
@@ -162,15 +166,11 @@ def text_table(pairs: list[tuple[str, str, str]]) -> str:
       raise ValueError(f"--pairs: unknown corpus {corpus!r}; one of "
                        f"{', '.join(PAPER_TEXT)}.")
     for metric, paper in PAPER_TEXT[corpus].items():
-      cells = []
-      for run in (mle_run, gan_run):
-        values = compare.load_scores(run, metric)[1]
-        spread = values.std(ddof=1) / math.sqrt(len(values))
-        cells.append((values, f"{values.mean():.3f} ± {spread:.3f}"))
-      p = compare.welch(cells[0][0], cells[1][0])[2]
+      mle, gan = (compare.load_scores(run, metric)[1]
+                  for run in (mle_run, gan_run))
       lines.append(
-          f"| {corpus} | {metric} | {cells[0][1]} | {cells[1][1]} | "
-          f"{'< 1e-300' if p == 0.0 else f'{p:.2g}'} | {_paper_pair(paper)} "
+          f"| {corpus} | {metric} | {_mean_se(mle)} | {_mean_se(gan)} | "
+          f"{_p_value([mle], [gan])} | {_paper_pair(paper)} "
           f"| {schedule(gan_run)} | {wall_clock(mle_run)}; "
           f"{wall_clock(gan_run)} |")
   return "\n".join(lines) + "\n"

@@ -225,6 +225,8 @@ class TextTask:
     hyps = [self.vocab.strip(row) for row in samples]
     scores = {f"bleu{n}": np.array(self.bleu.scores(hyps, n))
               for n in config.bleu_ngrams}
+    if config.task == "nottingham":
+      scores["pitch_mse"] = pitch_mse(self.vocab, samples, self.test)
     metrics = {k: float(v.mean()) for k, v in scores.items()}
     if final:
       for k, v in scores.items():
@@ -235,12 +237,6 @@ class TextTask:
                                                 unknown=tokenizer.UNK_ID)
     metrics["nll_test"] = self.nll_test(generator)
     metrics["distinct"] = distinct_fraction(samples)
-    if config.task == "nottingham":
-      scores["pitch_mse"] = pitch_mse(self.vocab, samples, self.test)
-      metrics["pitch_mse"] = float(scores["pitch_mse"].mean())
-      if final:
-        metrics["pitch_mse_stderr"] = float(
-            scores["pitch_mse"].std() / math.sqrt(len(samples)))
     texts = [self.vocab.decode(row) for row in samples[:config.num_text_samples]]
     return metrics, texts, scores if final else {}
 
