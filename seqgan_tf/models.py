@@ -230,8 +230,8 @@ class Discriminator(keras.Model):
       tokens = tf.where(through_end(tokens, self.end_token) > 0, tokens,
                         tf.cast(self.pad_token, tokens.dtype))
     x = self.embedding(tokens)
-    pooled = tf.concat(
-        [tf.reduce_max(conv(x), axis=1) for conv in self.convs], axis=1)
+    pooled = tf.concat([self._conv_max(conv, x) for conv in self.convs],
+                       axis=1)
     gate = self.highway_gate(pooled)
     features = tf.cast(
         gate * self.highway_transform(pooled) + (1.0 - gate) * pooled,
@@ -247,6 +247,37 @@ class Discriminator(keras.Model):
       features = (features * (1.0 / (1.0 - self.dropout_rate))
                   * tf.cast(keep, features.dtype))
     return self.output_layer(features)
+
+  @staticmethod
+  def _conv_max(conv: keras.layers.Conv1D, x: tf.Tensor) -> tf.Tensor:
+    """Max over time of one width's ReLU convolution.
+
+    A kernel nearly as wide as the sequence sees few positions; there one
+    matmul over the gathered windows does the same arithmetic as the Conv1D
+    and its gradient measured 2-4x faster than oneDNN's convolution gradient
+    (width 15 and 20 at length 20: 10.5 and 6.9 ms -> 4.6 and 1.8 ms a
+    training step, bench/). Elsewhere the convolution is as fast or faster.
+
+    Args:
+      conv: the width's layer (it owns the kernel [width, emb, filters]).
+      x: [batch, T, emb] embedded tokens, in D's compute dtype.
+
+    Returns:
+      [batch, filters].
+    """
+    width, length = conv.kernel_size[0], x.shape[1]
+    if length is None or 2 * (length - width + 1) > width:
+      return tf.reduce_max(conv(x), axis=1)
+    if not conv.built:
+      conv.build(x.shape)
+    positions, emb = length - width + 1, x.shape[2]
+    starts = tf.range(positions)[:, None] + tf.range(width)[None, :]
+    windows = tf.reshape(tf.gather(x, starts, axis=1),  # [b, pos, width, emb]
+                         [-1, width * emb])
+    kernel = tf.cast(tf.reshape(conv.kernel, [width * emb, conv.filters]),
+                     x.dtype)
+    y = tf.nn.relu(tf.matmul(windows, kernel) + tf.cast(conv.bias, x.dtype))
+    return tf.reduce_max(tf.reshape(y, [-1, positions, conv.filters]), axis=1)
 
   def prob_real(self, tokens: tf.Tensor) -> tf.Tensor:
     """P(real) with dropout off: [batch, time] -> [batch]."""

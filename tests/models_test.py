@@ -119,6 +119,42 @@ class DiscriminatorTest(tf.test.TestCase):
       cosine = tf.reduce_sum(g32 * g16) / (tf.norm(g32) * tf.norm(g16))
       self.assertGreater(float(cosine), 0.98)
 
+  def test_logits_and_gradients_equal_numpy_and_conv1d(self):
+    """Widths 1-2 run as convolutions and 6-8 (few positions at length 8) as
+    one matmul over windows: the logits equal a NumPy forward pass of the
+    paper's D, and the gradients equal those of plain Conv1D layers."""
+    widths, counts = [1, 2, 6, 7, 8], [3, 4, 5, 3, 2]
+    dis = Discriminator(30, 4, widths, counts, seed=5)
+    tokens = np.random.default_rng(2).integers(0, 30, [5, 8])
+    x = dis.embedding.embeddings.numpy()[tokens]               # [b, T, emb]
+    pooled = []
+    for conv in dis.convs:
+      kernel, bias = conv.kernel.numpy(), conv.bias.numpy()    # [w, emb, n]
+      w = kernel.shape[0]
+      y = np.stack([np.einsum("bwe,wen->bn", x[:, t:t + w], kernel)
+                    for t in range(8 - w + 1)], 1) + bias
+      pooled.append(np.maximum(y, 0).max(1))
+    pooled = np.concatenate(pooled, 1)
+    (wt, bt), (wg, bg) = (
+        [v.numpy() for v in layer.weights]
+        for layer in (dis.highway_transform, dis.highway_gate))
+    gate = 1 / (1 + np.exp(-(pooled @ wg + bg)))
+    features = gate * np.maximum(pooled @ wt + bt, 0) + (1 - gate) * pooled
+    wo, bo = [v.numpy() for v in dis.output_layer.weights]
+    self.assertAllClose(dis(tf.constant(tokens)), features @ wo + bo,
+                        atol=1e-5)
+
+    def grads():
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(dis(tf.constant(tokens)) * [[1.0, -2.0]])
+      return tape.gradient(loss, dis.trainable_variables)
+
+    fast = grads()
+    dis._conv_max = lambda conv, x: tf.reduce_max(conv(x), axis=1)
+    for a, b in zip(fast, grads()):
+      self.assertAllClose(tf.convert_to_tensor(a), tf.convert_to_tensor(b),
+                          atol=1e-5)
+
   def test_max_over_time_makes_it_length_independent_in_shape(self):
     dis = Discriminator(20, 8, [1, 2], [3, 3], seed=0)
     self.assertEqual(dis(tf.zeros([2, 7], tf.int32)).shape, (2, 2))
