@@ -157,7 +157,7 @@ class GeneratorServing(tf.Module):
                                             else ""))
     padded = ids.to_tensor(default_value=0, shape=[None, self.length])
     mask = tf.sequence_mask(length, self.length, dtype=tf.float32)
-    token_log_probs = self.generator.log_probs(padded) * mask
+    token_log_probs = self.generator.log_probs(padded, use_xla=False) * mask
     return {"log_prob": tf.reduce_sum(token_log_probs, axis=1),
             "token_log_probs": token_log_probs, "lengths": length}
 

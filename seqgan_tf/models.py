@@ -22,6 +22,69 @@ State = list  # [h, c], each [batch, hidden]
 LOGIT_ROWS = 512
 
 
+@tf.function(jit_compile=True, autograph=False)
+def _picked_log_softmax(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+  """log softmax(logits)[target] per row: [rows, vocab], [rows] -> [rows].
+
+  XLA fuses the max, the sum of exponentials and the pick into two reads of
+  the logits; graph mode's reduce_logsumexp makes four passes and writes two
+  [rows, vocab] temporaries.
+  """
+  picked = tf.gather(logits, targets, batch_dims=1)
+  return picked - tf.reduce_logsumexp(logits, axis=-1)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _picked_log_softmax_grad(logits: tf.Tensor, targets: tf.Tensor,
+                             log_probs: tf.Tensor,
+                             upstream: tf.Tensor) -> tf.Tensor:
+  """d/d logits of sum_r upstream_r * log_probs_r, in one fused pass.
+
+  Args:
+    logits: [rows, vocab]; targets, log_probs, upstream: [rows].
+
+  Returns:
+    [rows, vocab]: upstream * (one_hot(target) - softmax(logits)).
+  """
+  picked = tf.gather(logits, targets, batch_dims=1)
+  log_normaliser = picked - log_probs                     # logsumexp, [rows]
+  softmax = tf.exp(logits - log_normaliser[:, None])
+  one_hot = tf.one_hot(targets, tf.shape(logits)[1], dtype=logits.dtype)
+  return upstream[:, None] * (one_hot - softmax)
+
+
+def output_log_probs(h: tf.Tensor, kernel, bias, targets: tf.Tensor
+                     ) -> tf.Tensor:
+  """log softmax(h @ kernel + bias)[target] per row, with a hand-written
+  gradient that makes the [rows, vocab] softmax gradient in one XLA pass
+  (~20% faster per MLE step than graph mode's autodiff on this CPU, bench/).
+
+  Args:
+    h: [rows, hidden]; kernel: [hidden, vocab]; bias: [vocab] (tensors or
+      variables: they are read here, so the tape sees the reads);
+    targets: [rows] int32.
+
+  Returns:
+    [rows] log-probabilities.
+  """
+  return _output_log_probs(h, tf.convert_to_tensor(kernel),
+                           tf.convert_to_tensor(bias), targets)
+
+
+@tf.custom_gradient
+def _output_log_probs(h, kernel, bias, targets):
+  logits = tf.matmul(h, kernel) + bias
+  log_probs = _picked_log_softmax(logits, targets)
+
+  def grad(upstream):
+    d_logits = _picked_log_softmax_grad(logits, targets, log_probs, upstream)
+    return (tf.matmul(d_logits, kernel, transpose_b=True),
+            tf.matmul(h, d_logits, transpose_a=True),
+            tf.reduce_sum(d_logits, axis=0), None)
+
+  return log_probs, grad
+
+
 class Generator(keras.Model):
   """LSTM policy G(y_t | y_<t) over a fixed length with a start token.
 
@@ -112,13 +175,18 @@ class Generator(keras.Model):
     h, _ = self.unroll(self.shift_right(tokens))
     return self.output_layer(h)
 
-  def log_probs(self, tokens: tf.Tensor) -> tf.Tensor:
+  def log_probs(self, tokens: tf.Tensor, use_xla: bool = True) -> tf.Tensor:
     """log G(y_t | y_<t) of given sequences: [batch, time] -> [batch, time].
 
     The [rows, vocab] logits are made a few timesteps at a time so that each
     slice stays in cache (`LOGIT_ROWS`), and each log-prob is the picked logit
     minus the log-sum-exp: on this CPU both are ~2x faster than one fused
     softmax cross-entropy over the whole [batch * time, vocab] block.
+
+    Args:
+      tokens: [batch, time] ids.
+      use_xla: fuse the softmax passes with XLA (`output_log_probs`). The
+        exported SavedModel passes False: TF Serving runs graph ops only.
     """
     tokens = tf.cast(tokens, tf.int32)
     h, _ = self.unroll(self.shift_right(tokens))
@@ -127,11 +195,16 @@ class Generator(keras.Model):
     out = []
     for t in range(0, length, step):
       k = min(step, length - t)
-      logits = self.output_layer(tf.reshape(h[:, t:t + k], [-1, self.hidden_dim]))
-      picked = tf.gather(logits, tf.reshape(tokens[:, t:t + k], [-1]),
-                         batch_dims=1)
-      out.append(tf.reshape(picked - tf.reduce_logsumexp(logits, axis=-1),
-                            [-1, k]))
+      rows = tf.reshape(h[:, t:t + k], [-1, self.hidden_dim])
+      targets = tf.reshape(tokens[:, t:t + k], [-1])
+      if use_xla:
+        picked = output_log_probs(rows, self.output_layer.kernel,
+                                  self.output_layer.bias, targets)
+      else:
+        logits = self.output_layer(rows)
+        picked = (tf.gather(logits, targets, batch_dims=1)
+                  - tf.reduce_logsumexp(logits, axis=-1))
+      out.append(tf.reshape(picked, [-1, k]))
     return tf.concat(out, axis=1)
 
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from conftest import numpy_oracle_log_probs
 from seqgan_tf import config as config_lib
-from seqgan_tf.models import Discriminator, Generator
+from seqgan_tf.models import Discriminator, Generator, output_log_probs
 
 
 def generator_params_by_name(gen: Generator) -> dict:
@@ -34,6 +34,48 @@ class GeneratorTest(tf.test.TestCase):
                                       tokens, start_token=2)
     self.assertAllClose(self.gen.log_probs(tf.constant(tokens, tf.int32)),
                         expected, atol=1e-5)
+
+  def test_output_layer_gradient_equals_numpy_softmax_gradient(self):
+    """The hand-written gradient of the fused head against NumPy: for
+    loss = sum_r w_r log softmax(h W + b)[y_r], d logits = w (one_hot - p)."""
+    rng = np.random.default_rng(3)
+    h = rng.normal(size=[7, 6]).astype(np.float32)
+    targets = rng.integers(0, 13, [7]).astype(np.int32)
+    weights = rng.normal(size=[7]).astype(np.float32)
+    kernel, bias = (v.numpy() for v in self.gen.output_layer.weights)
+    logits = h @ kernel + bias
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    d_logits = weights[:, None] * (np.eye(13)[targets] - p)
+    h_t = tf.constant(h)
+    for run in (lambda f: f(), tf.function(lambda f: f())):
+      with tf.GradientTape() as tape:
+        tape.watch(h_t)
+        log_probs = output_log_probs(h_t, self.gen.output_layer.kernel,
+                                     self.gen.output_layer.bias,
+                                     tf.constant(targets))
+        loss = tf.reduce_sum(weights * log_probs)
+      grads = run(lambda: tape.gradient(
+          loss, [h_t] + self.gen.output_layer.trainable_variables))
+      self.assertAllClose(log_probs, np.log(p[np.arange(7), targets]),
+                          atol=1e-5)
+      self.assertAllClose(grads[0], d_logits @ kernel.T, atol=1e-5)
+      self.assertAllClose(grads[1], h.T @ d_logits, atol=1e-5)
+      self.assertAllClose(grads[2], d_logits.sum(0), atol=1e-5)
+
+  def test_log_probs_gradients_equal_with_and_without_xla(self):
+    tokens = tf.constant(np.random.default_rng(4).integers(0, 13, [9, 5]),
+                         tf.int32)
+    weights = tf.constant(np.random.default_rng(5).normal(size=[9, 5]),
+                          tf.float32)
+    grads = []
+    for use_xla in (True, False):
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(weights * self.gen.log_probs(tokens, use_xla))
+      grads.append(tape.gradient(loss, self.gen.trainable_variables))
+    for fused, plain in zip(*grads):
+      self.assertAllClose(tf.convert_to_tensor(fused),
+                          tf.convert_to_tensor(plain), atol=1e-5)
 
   def test_log_probs_chunking_does_not_change_values(self):
     # Batch 300 puts one timestep per logits chunk; batch 3 puts all in one.
