@@ -6,8 +6,9 @@
 
 Prints, for each phase, the median wall-clock seconds over --repeats runs (after
 one warm-up that traces and compiles), the issue's target, the FLOPs counted,
-and the share of the arithmetic floor (FLOPs / this machine's measured float32
-matmul rate). Vocab 5,000, length 20, batch 64, G 32/32, the paper's D,
+the share of the arithmetic floor (FLOPs / this machine's measured float32
+matmul rate), and the share of the op floor: the same phase priced with the
+measured cost of the [rows, vocab] passes it cannot avoid (`op_floors`). Vocab 5,000, length 20, batch 64, G 32/32, the paper's D,
 rollout 16, 9,984 sequences.
 """
 
@@ -71,6 +72,62 @@ def flop_counts(c: config_lib.Config) -> dict[str, float]:
       "adversarial_iteration": (c.adv_g_steps * g_step + c.adv_d_steps
                                 * (sample + c.dis_epochs * dis_epoch)),
       "nll_oracle_9984": 2 * c.nll_samples * T * gen_token,
+  }
+
+
+def logits_row_seconds(c: config_lib.Config) -> dict[str, float]:
+  """Seconds per row of the two [rows, vocab] passes no exact G phase avoids:
+  making the logits (h @ kernel + bias, hidden-wide: bound by writing them,
+  not by arithmetic) and one exp over them (every softmax, sample and
+  log-probability needs it). Best of 5 x 20 at `LOGIT_ROWS` rows."""
+  import tensorflow as tf
+
+  from seqgan_tf.models import LOGIT_ROWS
+  h = tf.random.normal([LOGIT_ROWS, c.gen_hidden_dim])
+  kernel = tf.random.normal([c.gen_hidden_dim, c.vocab_size])
+  bias = tf.random.normal([c.vocab_size])
+  logits = tf.random.normal([LOGIT_ROWS, c.vocab_size])
+  ops = {"logits": (tf.function(lambda x: (tf.matmul(x, kernel) + bias)[0, 0]),
+                    h),
+         "exp": (tf.function(lambda x: tf.exp(x)[0, 0]), logits)}
+  best = {}
+  for name, (fn, x) in ops.items():
+    fn(x).numpy()
+    best[name] = float("inf")
+    for _ in range(5):
+      t0 = time.perf_counter()
+      for _ in range(20):
+        out = fn(x)
+      out.numpy()
+      best[name] = min(best[name], (time.perf_counter() - t0) / 20 / LOGIT_ROWS)
+  return best
+
+
+def op_floors(c: config_lib.Config, flops: dict[str, float], rate: float,
+              row_s: dict[str, float]) -> dict[str, float]:
+  """A phase's floor from measured primitives: its [rows, vocab] passes
+  (`logits_row_seconds`: one logits product and one exp per row sampled or
+  scored; three products and two exps per row trained) plus D's FLOPs at the
+  matmul rate. The LSTM's small products are left out, so it stays a floor."""
+  T, B, N = c.seq_length, c.batch_size, c.rollout_num
+  draw = row_s["logits"] + row_s["exp"]
+  train = 3 * row_s["logits"] + 2 * row_s["exp"]
+  rollout_rows = N * B * T * (T - 1) // 2
+  dis_seqs = N * B * (T - 1) + B
+  reward = rollout_rows * draw + dis_seqs * flops["dis_step"] / 3 / B / rate
+  g_step = B * T * draw + reward + B * T * train
+  sample = c.num_negatives * T * draw
+  dis_epoch = flops["dis_epoch"] / rate
+  return {
+      "mle_epoch": c.num_train * T * train,
+      "sample_9984": sample,
+      "dis_epoch": dis_epoch,
+      "dis_step": flops["dis_step"] / rate,
+      "reward_batch": reward,
+      "generator_step": g_step,
+      "adversarial_iteration": (c.adv_g_steps * g_step + c.adv_d_steps
+                                * (sample + c.dis_epochs * dis_epoch)),
+      "nll_oracle_9984": 2 * c.nll_samples * T * draw,
   }
 
 
@@ -188,17 +245,22 @@ def main(argv):
       print(f"{name:24s} {first:9.3f} {second:9.3f} {second / first:9.2f}",
             flush=True)
     return
+  row_s = logits_row_seconds(config)
+  print(f"[rows, {config.vocab_size}] passes per row: logits "
+        f"{row_s['logits'] * 1e6:.2f} us, exp {row_s['exp'] * 1e6:.2f} us")
+  floors = op_floors(config, flops, rate, row_s)
   phases = build_phases(config)
   print(f"{'phase':24s} {'median s':>9s} {'target s':>9s} {'authors':>8s} "
-        f"{'GFLOP':>8s} {'floor s':>8s} {'of floor':>8s} {'peak MB':>8s}")
+        f"{'GFLOP':>8s} {'floor s':>8s} {'of floor':>8s} {'op floor':>8s} "
+        f"{'of it':>6s} {'peak MB':>8s}")
   for name in FLAGS.phases:
     median = time_phase(name, phases[name])
     floor = flops[name] / rate
     target = TARGETS_S.get(name)
     print(f"{name:24s} {median:9.3f} {target if target else '-':>9} "
           f"{AUTHORS_TF1_S.get(name, '-'):>8} {flops[name] / 1e9:8.1f} "
-          f"{floor:8.2f} {floor / median:8.0%} {peak_rss_mb():8.0f}",
-          flush=True)
+          f"{floor:8.2f} {floor / median:8.0%} {floors[name]:8.2f} "
+          f"{floors[name] / median:6.0%} {peak_rss_mb():8.0f}", flush=True)
 
 
 if __name__ == "__main__":
