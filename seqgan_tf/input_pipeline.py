@@ -116,12 +116,26 @@ def write_token_file(path: str, tokens: np.ndarray) -> None:
       path, "".join(" ".join(map(str, row)) + "\n" for row in tokens))
 
 
+def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
+  """`dataset` with tf.data's autotuning off and a fixed 2-batch prefetch.
+
+  The batches here are slices of tensors in memory: there is nothing to tune,
+  and in TF 2.21 autotuning costs whole seconds. Deleting an iterator waits
+  for the autotune thread's current sleep, which doubles from 10 ms, so an
+  epoch whose loop took 23 s ended at 40.95 s from its start (10 ms x 4,095),
+  idle for the 17 s between (bench/results/issue9_before_after.md).
+  """
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return dataset.prefetch(2).with_options(options)
+
+
 def mle_dataset(real: tf.Tensor, batch_size: int, seed: int) -> tf.data.Dataset:
   """One shuffled epoch of real sequences: [batch, T] int32 batches."""
-  return (tf.data.Dataset.from_tensor_slices(real)
-          .shuffle(real.shape[0], seed=seed, reshuffle_each_iteration=False)
-          .batch(batch_size, drop_remainder=True)
-          .prefetch(tf.data.AUTOTUNE))
+  return without_autotune(
+      tf.data.Dataset.from_tensor_slices(real)
+      .shuffle(real.shape[0], seed=seed, reshuffle_each_iteration=False)
+      .batch(batch_size, drop_remainder=True))
 
 
 def dis_dataset(real: tf.Tensor, fake: tf.Tensor, batch_size: int,
@@ -134,7 +148,7 @@ def dis_dataset(real: tf.Tensor, fake: tf.Tensor, batch_size: int,
   tokens = tf.concat([real, fake], axis=0)
   labels = tf.concat([tf.ones([real.shape[0]], tf.int32),
                       tf.zeros([fake.shape[0]], tf.int32)], axis=0)
-  return (tf.data.Dataset.from_tensor_slices((tokens, labels))
-          .shuffle(tokens.shape[0], seed=seed, reshuffle_each_iteration=False)
-          .batch(batch_size, drop_remainder=True)
-          .prefetch(tf.data.AUTOTUNE))
+  return without_autotune(
+      tf.data.Dataset.from_tensor_slices((tokens, labels))
+      .shuffle(tokens.shape[0], seed=seed, reshuffle_each_iteration=False)
+      .batch(batch_size, drop_remainder=True))

@@ -14,6 +14,7 @@ import urllib.request
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from conftest import REPO
 from main_test import run_main
@@ -45,6 +46,7 @@ def call_all(model, signature=lambda m, name: m.signatures[name]):
 FRESH_PROCESS = """
 import json, sys
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 sys.path.insert(0, {tests!r})
 from export_test import call_all
 model = tf.saved_model.load({path!r})
@@ -113,6 +115,20 @@ class ExportTest(tf.test.TestCase):
         seed=tf.constant([1], tf.int64), temperature=tf.constant([1.0]))
     self.assertEqual(alone["tokens"].numpy().tolist()[0],
                      fresh["sample"]["tokens"][0])
+
+  def test_exported_graph_has_no_xla_function(self):
+    """TF Serving runs graph ops; training's XLA-fused softmax must not leak
+    into the SavedModel (Generator.log_probs(use_xla=False) in export)."""
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(self.version_dir, "saved_model.pb"), "rb") as f:
+      proto.ParseFromString(f.read())
+    functions = proto.meta_graphs[0].graph_def.library.function
+    self.assertNotEmpty(functions)
+    for function in functions:
+      for key in ("_XlaMustCompile", "_noinline_jit", "_jit_compile"):
+        attr = function.attr.get(key)
+        self.assertFalse(attr is not None and attr.b,
+                         f"{function.signature.name} has {key}")
 
   def test_saved_model_cli_show_and_run(self):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
