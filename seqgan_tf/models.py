@@ -27,8 +27,8 @@ def _picked_log_softmax(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
   """log softmax(logits)[target] per row: [rows, vocab], [rows] -> [rows].
 
   XLA fuses the max, the sum of exponentials and the pick into two reads of
-  the logits; graph mode's reduce_logsumexp makes four passes and writes two
-  [rows, vocab] temporaries.
+  the logits. Alone it measured no faster than graph mode here (the exps
+  dominate); the gradient below gains from the same fusion.
   """
   picked = tf.gather(logits, targets, batch_dims=1)
   return picked - tf.reduce_logsumexp(logits, axis=-1)
