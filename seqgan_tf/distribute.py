@@ -120,7 +120,6 @@ def distribute(strategy: tf.distribute.Strategy,
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.OFF)
-    options.autotune.enabled = False    # input_pipeline.without_autotune
     return dataset.with_options(options)
 
   return strategy.distribute_datasets_from_function(dataset_fn)
