@@ -34,31 +34,43 @@ FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
 VARIANTS = ("conv", "gather", "slices")
 
 
-def train_pass(width: int, filters: int, variant: str, x: tf.Variable):
-  """A tf.function: one forward + backward pass of one width's conv-max."""
-  conv = keras.layers.Conv1D(filters, width, activation="relu")
-  conv.build([None, LENGTH, EMB])
-  positions = LENGTH - width + 1
+def conv_max(conv: keras.layers.Conv1D, variant: str, x: tf.Tensor
+             ) -> tf.Tensor:
+  """One width's ReLU convolution and max over time, computed as `variant`.
 
-  def conv_max(x):
-    if variant == "conv":
-      return tf.reduce_max(conv(x), axis=1)
-    if variant == "gather":
-      starts = tf.range(positions)[:, None] + tf.range(width)[None, :]
-      windows = tf.gather(x, starts, axis=1)      # [b, pos, width, emb]
-    else:
-      windows = tf.concat([x[:, k:k + positions] for k in range(width)], -1)
-    y = tf.nn.relu(tf.matmul(tf.reshape(windows, [-1, width * EMB]),
-                             tf.reshape(conv.kernel, [width * EMB, filters]))
-                   + conv.bias)
-    return tf.reduce_max(tf.reshape(y, [-1, positions, filters]), axis=1)
+  Args:
+    conv: the width's built layer; every variant uses its kernel and bias.
+    variant: one of VARIANTS.
+    x: [batch, length, emb].
+
+  Returns:
+    [batch, filters].
+  """
+  if variant == "conv":
+    return tf.reduce_max(conv(x), axis=1)
+  width, filters = conv.kernel_size[0], conv.filters
+  positions, emb = x.shape[1] - width + 1, x.shape[2]
+  if variant == "gather":
+    starts = tf.range(positions)[:, None] + tf.range(width)[None, :]
+    windows = tf.gather(x, starts, axis=1)        # [b, pos, width, emb]
+  else:
+    windows = tf.concat([x[:, k:k + positions] for k in range(width)], -1)
+  y = tf.nn.relu(tf.matmul(tf.reshape(windows, [-1, width * emb]),
+                           tf.reshape(conv.kernel, [width * emb, filters]))
+                 + conv.bias)
+  return tf.reduce_max(tf.reshape(y, [-1, positions, filters]), axis=1)
+
+
+def train_pass(conv: keras.layers.Conv1D, variant: str, x: tf.Variable):
+  """A tf.function: one forward + backward pass of `conv_max`, with the
+  gradients of a D step (input, kernel, bias); returns one value to fetch."""
 
   @tf.function(autograph=False)
   def run():
     with tf.GradientTape() as tape:
-      loss = tf.reduce_sum(conv_max(x))
+      loss = tf.reduce_sum(conv_max(conv, variant, x))
     grads = tape.gradient(loss, [x, conv.kernel, conv.bias])
-    return tf.add_n([tf.reduce_sum(g) for g in grads])  # one value to fetch
+    return tf.add_n([tf.reduce_sum(g) for g in grads])
 
   return run
 
@@ -70,7 +82,9 @@ def main(argv):
   best = 0.0
   print("width  " + "  ".join(f"{v:>7}" for v in VARIANTS) + "   (ms, median)")
   for width, filters in zip(WIDTHS, FILTERS):
-    passes = {v: train_pass(width, filters, v, x) for v in VARIANTS}
+    conv = keras.layers.Conv1D(filters, width, activation="relu")
+    conv.build([None, LENGTH, EMB])
+    passes = {v: train_pass(conv, v, x) for v in VARIANTS}
     for run in passes.values():   # trace, then warm up
       run()
       run()
