@@ -102,11 +102,11 @@ def _primitive_ops(c: config_lib.Config) -> dict:
   import tensorflow as tf
 
   from seqgan_tf import models, optim
-  from seqgan_tf.models import LOGIT_ROWS
-  h = tf.random.normal([LOGIT_ROWS, c.gen_hidden_dim])
+  rows = models.LOGIT_ROWS
+  h = tf.random.normal([rows, c.gen_hidden_dim])
   kernel = tf.random.normal([c.gen_hidden_dim, c.vocab_size])
   bias = tf.random.normal([c.vocab_size])
-  logits = tf.random.normal([LOGIT_ROWS, c.vocab_size])
+  logits = tf.random.normal([rows, c.vocab_size])
   widths, counts = c.dis_kernels()
   dis_vars = models.Discriminator(c.vocab_size, c.dis_emb_dim, widths,
                                   counts).trainable_variables
@@ -120,9 +120,9 @@ def _primitive_ops(c: config_lib.Config) -> dict:
     return tf.constant(0.0)
 
   ops = {"logits": (tf.function(lambda x: (tf.matmul(x, kernel) + bias)[0, 0],
-                                autograph=False), h, LOGIT_ROWS),
+                                autograph=False), h, rows),
          "exp": (tf.function(lambda x: tf.exp(x)[0, 0], autograph=False),
-                 logits, LOGIT_ROWS),
+                 logits, rows),
          "dis_adam": (adam_step, h, 1)}
   return ops
 

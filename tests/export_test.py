@@ -46,7 +46,6 @@ def call_all(model, signature=lambda m, name: m.signatures[name]):
 FRESH_PROCESS = """
 import json, sys
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
 sys.path.insert(0, {tests!r})
 from export_test import call_all
 model = tf.saved_model.load({path!r})
