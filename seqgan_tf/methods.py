@@ -77,8 +77,8 @@ class BleuReward:
   Equal to `bleu.Bleu(references, n, unknown).sentence(hyp, n)` (nltk's
   sentence BLEU with smoothing method1) for each row, where a row's hypothesis
   is its tokens before `end_token` (all T without one), less `drop_tokens`. The references'
-  clipping counts are built once, in Python, into one hash table per order;
-  an n-gram's key is its ids in base vocab_size, exact in int64 while
+  clipping counts are built once, in Python, into one sorted key tensor per
+  order (`max_ref`); an n-gram's key is its ids in base vocab_size, exact in int64 while
   vocab_size**n < 2**63.
 
   Args:
@@ -102,12 +102,19 @@ class BleuReward:
     self.end_token, self.unknown = end_token, unknown
     self.drop_tokens = tuple(drop_tokens)
     counts = bleu.Bleu(references, max_n, unknown).max_counts
-    self.tables = []
+    # One sorted key tensor per order, searched in `max_ref`: unlike a
+    # tf.lookup hash table (LookupTableFindV2), it compiles under XLA, so
+    # PG-BLEU's G step can be jit-compiled like SeqGAN's.
+    self.keys, self.values = [], []
     for n in range(1, max_n + 1):
-      keys = np.array([self._key(g) for g in counts[n]] or [-1], np.int64)
-      values = np.array(list(counts[n].values()) or [0], np.float32)
-      self.tables.append(tf.lookup.StaticHashTable(
-          tf.lookup.KeyValueTensorInitializer(keys, values), 0.0))
+      keys = np.array([self._key(g) for g in counts[n]], np.int64)
+      values = np.array(list(counts[n].values()), np.float32)
+      order = np.argsort(keys)
+      # A sentinel no key reaches keeps every lookup index in range.
+      self.keys.append(tf.constant(
+          np.append(keys[order], np.iinfo(np.int64).max)))
+      self.values.append(tf.constant(np.append(values[order], 0.0),
+                                     tf.float32))
     # nltk's closest reference length for every hypothesis length 0..T.
     lengths = sorted({len(r) for r in references})
     self.closest = tf.constant([bleu._closest(lengths, h)  # pylint: disable=protected-access
@@ -118,6 +125,29 @@ class BleuReward:
     for token in gram:
       key = key * self.vocab_size + int(token)
     return key
+
+  def max_ref(self, n: int, keys: tf.Tensor) -> tf.Tensor:
+    """The references' largest count of each n-gram key (0 if none has it).
+
+    A binary search written as a fixed number of halving steps, each one
+    gather: it runs the same in graph mode and under XLA, whose own lowering
+    of tf.searchsorted compares every query with every key (hundreds of GB
+    for one roll-out batch against a training set's trigrams).
+    """
+    table = self.keys[n - 1]
+    size = table.shape[0]
+    flat = tf.reshape(keys, [-1])
+    # The largest i with table[i] <= key (0 when every entry is larger).
+    index = tf.zeros_like(flat, tf.int32)
+    step = 1 << (size.bit_length() - 1)
+    while step:
+      probe = tf.minimum(index + step, size - 1)
+      index = tf.where(tf.gather(table, probe) <= flat, probe, index)
+      step >>= 1
+    found = tf.equal(tf.gather(table, index), flat)
+    return tf.reshape(
+        tf.where(found, tf.gather(self.values[n - 1], index), 0.0),
+        tf.shape(keys))
 
   def __call__(self, tokens: tf.Tensor) -> tf.Tensor:
     """[rows, T] ids -> [rows] float32 BLEU-max_n."""
@@ -152,7 +182,7 @@ class BleuReward:
         for j in range(n):
           matchable &= ~unknown[:, j:j + width]
       valid_f = tf.cast(valid, tf.float32)
-      max_ref = tf.where(matchable, self.tables[n - 1].lookup(key), 0.0)
+      max_ref = tf.where(matchable, self.max_ref(n, key), 0.0)
       # Each occurrence of a gram adds min(count, max_ref) / count, so the
       # occurrences of a gram add up to its clipped count.
       same = tf.cast(tf.equal(key[:, :, None], key[:, None, :]), tf.float32)

@@ -167,10 +167,17 @@ class SeqGAN(Steps, tf.Module):
         tf.distribute.ReduceOp.SUM, value)
 
   def _all_reduce(self, grads: list) -> list:
-    if self.replicas == 1:
-      return grads
-    # Embedding gradients are IndexedSlices; FusedAdam densifies them anyway.
-    return self._sum_over_replicas([tf.convert_to_tensor(g) for g in grads])
+    """The whole batch's gradients, dense, on every replica.
+
+    Dense first, on any number of replicas: an embedding's gradient is
+    IndexedSlices with one row per token occurrence, and Keras' global norm
+    (like TF1's tf.global_norm, which the authors' clip used) adds up each
+    occurrence's squared norm rather than that of their sum, so the clip
+    would differ between one device and an all-reduce (which sums the rows).
+    Summing them here clips by the true norm. FusedAdam densifies anyway.
+    """
+    grads = [tf.convert_to_tensor(g) for g in grads]
+    return grads if self.replicas == 1 else self._sum_over_replicas(grads)
 
   def _share(self, mean: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
     """A replica's part of a global mean: its mean over `count` items times

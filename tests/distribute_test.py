@@ -1,5 +1,6 @@
 """tf.distribute: the same run on one device, on two mirrored devices, and on
-two worker processes; a run resumed under another strategy."""
+two worker processes; a run resumed under another strategy; every method's
+step on one device and on two; the clip's norm."""
 
 import json
 import os
@@ -7,8 +8,10 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import tensorflow as tf
 
+import step_cases
 from conftest import REPO, smoke_config
 from seqgan_tf import distribute
 
@@ -44,6 +47,65 @@ class MirroredTest(tf.test.TestCase):
     self.assertAllClose([v for _, v in one], [v for _, v in two], atol=1e-3)
     # One device for the first iteration, two for the rest.
     self.assertAllClose(runs["switched_final"], one[-1][1], atol=1e-3)
+
+
+class StepsOnTwoDevicesTest(tf.test.TestCase):
+
+  def test_every_method_takes_the_same_steps_on_one_and_two_devices(self):
+    """Two steps of MLE, SS, SeqGAN and PG-BLEU (synthetic, and text with
+    </s> inside the batch), with a clip that acts on every step."""
+    out = os.path.join(self.create_tempdir().full_path, "steps.json")
+    subprocess.run([sys.executable, str(REPO / "tests" / "distribute_steps.py"),
+                    out], check=True, env=env(), timeout=900)
+    with open(out) as f:
+      results = json.load(f)
+    self.assertEqual(results.pop("replicas"), 2)
+    self.assertEqual(set(results),
+                     {f"{m}/{t}" for m, t in step_cases.CASES})
+    for case, result in results.items():
+      with self.subTest(case):
+        self.assertGreater(result["max_change"], 1e-3)   # G did move
+        self.assertLess(result["max_difference"], 1e-5)
+        one, two = result["metrics"]
+        self.assertEqual(set(one), set(two))
+        # The norm the clip saw: the true one on both (a sparse embedding
+        # gradient's per-occurrence norm differs by ~1e-5 to 1e-4 here).
+        for name in one:
+          self.assertAllClose(one[name], two[name], rtol=2e-6, msg=name)
+
+
+class ClipNormTest(tf.test.TestCase):
+
+  def test_clip_sees_the_norm_of_the_summed_embedding_gradient(self):
+    """Repeated tokens: the embedding's gradient rows add up per token. The
+    gradients handed to the optimiser are dense and their global norm is
+    NumPy's norm of the summed rows, not the per-occurrence sum of squares
+    that an IndexedSlices norm gives."""
+    model = step_cases.build("mle", "text")
+    # 32 rows alike: each token's occurrences have alike gradients.
+    tokens = tf.constant([[4, 5, 4, 4, 5, 4, 4, 2]] * 32)
+    variables = model.generator.trainable_variables
+    with tf.GradientTape() as tape:
+      loss = -tf.reduce_mean(model.generator.log_probs(tokens))
+    raw = tape.gradient(loss, variables)
+    self.assertTrue(any(isinstance(g, tf.IndexedSlices) for g in raw))
+    squares, embedding = 0.0, None
+    for g, v in zip(raw, variables):
+      if isinstance(g, tf.IndexedSlices):
+        dense = np.zeros(v.shape, np.float64)
+        np.add.at(dense, g.indices.numpy(), g.values.numpy())
+        embedding = dense, g.values.numpy().astype(np.float64)
+      else:
+        dense = g.numpy().astype(np.float64)
+      squares += np.sum(dense ** 2)
+    reduced = model._all_reduce(raw)  # pylint: disable=protected-access
+    self.assertFalse(any(isinstance(g, tf.IndexedSlices) for g in reduced))
+    self.assertAllClose(tf.linalg.global_norm(reduced), np.sqrt(squares),
+                        rtol=1e-5)
+    # Not vacuous: per occurrence, the embedding's norm is far smaller.
+    summed, occurrences = embedding
+    self.assertGreater(np.linalg.norm(summed),
+                       2 * np.linalg.norm(occurrences))
 
 
 class MultiWorkerTest(tf.test.TestCase):

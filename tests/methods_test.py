@@ -73,6 +73,9 @@ class BleuRewardTest(tf.test.TestCase):
   def _check(self, refs, rows, n, vocab, **kwargs):
     reward = methods.BleuReward(refs, n, vocab, rows.shape[1], **kwargs)
     got = reward(tf.constant(rows, tf.int32)).numpy()
+    # Compiled by XLA (PG-BLEU's G step under --jit_compile), the same values.
+    compiled = tf.function(reward.__call__, jit_compile=True, autograph=False)
+    self.assertAllClose(compiled(tf.constant(rows, tf.int32)), got, atol=1e-6)
     scorer = bleu.Bleu(refs, n, unknown=kwargs.get("unknown"))
     end, drop = kwargs.get("end_token"), kwargs.get("drop_tokens", ())
     for row, value in zip(rows, got):
@@ -103,6 +106,20 @@ class BleuRewardTest(tf.test.TestCase):
     rows = rng.integers(0, 9, (200, 10))
     rows[:5, 0] = 2                                        # empty hypotheses
     self._check(refs, rows, 3, 9, end_token=2, unknown=3, drop_tokens=(0, 1))
+
+  def test_lookup_finds_every_key_and_only_those(self):
+    """The sorted-key search against a dict, at table sizes around powers
+    of two (where a halving search goes wrong first) and for absent keys
+    below, between and above the stored ones."""
+    rng = np.random.default_rng(2)
+    for size in (1, 2, 3, 7, 8, 9, 64, 100):
+      # Few ids with repeats, so that the clipping counts are 1, 2 or 3.
+      refs = [list(r) for r in rng.integers(0, 40, (size, 3)) // 4 * 4]
+      reward = methods.BleuReward(refs, 1, 40, 3)
+      queries = np.arange(-1, 42).reshape(1, -1)
+      got = reward.max_ref(1, tf.constant(queries, tf.int64)).numpy()[0]
+      want = [max(r.count(q) for r in refs) for q in queries[0]]
+      self.assertAllEqual(got, want, msg=f"{size} references")
 
   def test_refuses_keys_that_overflow(self):
     with self.assertRaisesRegex(ValueError, "overflow"):
