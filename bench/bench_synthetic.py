@@ -101,14 +101,15 @@ def _primitive_ops(c: config_lib.Config) -> dict:
   """{name: (compiled fn, its input, rows or steps per call)}, built once."""
   import tensorflow as tf
 
-  from seqgan_tf import models, optim
-  rows = models.LOGIT_ROWS
+  from seqgan_tf import modeling
+  from seqgan_tf.training import optim
+  rows = modeling.LOGIT_ROWS
   h = tf.random.normal([rows, c.gen_hidden_dim])
   kernel = tf.random.normal([c.gen_hidden_dim, c.vocab_size])
   bias = tf.random.normal([c.vocab_size])
   logits = tf.random.normal([rows, c.vocab_size])
   widths, counts = c.dis_kernels()
-  dis_vars = models.Discriminator(c.vocab_size, c.dis_emb_dim, widths,
+  dis_vars = modeling.Discriminator(c.vocab_size, c.dis_emb_dim, widths,
                                   counts).trainable_variables
   adam = optim.FusedAdam(learning_rate=1e-4)
   adam.build(dis_vars)
@@ -183,11 +184,13 @@ def build_phases(config: config_lib.Config):
   import numpy as np
   import tensorflow as tf
 
-  from seqgan_tf import input_pipeline, oracle as oracle_lib, rollout, sampler
-  from seqgan_tf import tasks, train
+  from seqgan_tf.data import input_pipeline, oracle as oracle_lib
+  from seqgan_tf.modeling import rollout, sampler
+  from seqgan_tf import tasks
+  from seqgan_tf.training import loop
 
   oracle = tasks.build_oracle(config)
-  model = train.SeqGAN(config)
+  model = loop.SeqGAN(config)
   nll_oracle = tf.function(lambda num, seed: oracle_lib.nll(
       oracle, sampler.sample_many(model.generator, num, seed)), autograph=False)
   model.update_rollout_policy(rate=0.0)

@@ -27,8 +27,8 @@ from typing import Sequence
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import sampler, tokenizer
-from seqgan_tf.models import Generator
+from seqgan_tf.data import tokenizer
+from seqgan_tf.modeling import Generator, sampler
 
 SIGNATURES = ("serving_default", "complete", "score")
 
@@ -221,14 +221,15 @@ def load(export_dir: str):
 def serving_module(config, workdir: str,
                    generator: Generator) -> GeneratorServing:
   """The generator with its task's vocabulary, ready to export."""
-  from seqgan_tf import tasks  # pylint: disable=g-import-not-at-top
+  from seqgan_tf import tasks
   tokens, level, reserved = tasks.serving_vocabulary(config, workdir)
   return GeneratorServing(generator, tokens, level, reserved)
 
 
 def restore_generator(config, workdir: str) -> Generator:
   """G from the workdir's latest readable checkpoint (no optimiser, no D)."""
-  from seqgan_tf import tasks, workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  from seqgan_tf import tasks
+  from seqgan_tf.training import workdir as workdir_lib
   workdir_lib.check(config, workdir, write=False)
   tokens, _, _ = tasks.serving_vocabulary(config, workdir)
   generator = Generator(len(tokens), config.gen_emb_dim, config.gen_hidden_dim,

@@ -30,7 +30,7 @@ EXIT_CONFIG, EXIT_DATA, EXIT_DIVERGED = 2, 3, 4
 def sample_from_savedmodel(export_dir: str) -> int:
   """--mode=sample: the SavedModel alone (no checkpoint, no training code)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from seqgan_tf import export  # pylint: disable=g-import-not-at-top
+  from seqgan_tf import export
   try:
     model = export.load(export_dir)
   except export.ExportError as e:
@@ -68,7 +68,9 @@ def main(argv):
     logging.info("Run folder: %s (no --workdir given).", workdir_path)
 
   # Imported here so that --help and flag errors do not pay for TensorFlow.
-  from seqgan_tf import export, input_pipeline, oracle, tokenizer, train, workdir  # pylint: disable=g-import-not-at-top
+  from seqgan_tf import export
+  from seqgan_tf.data import input_pipeline, oracle, tokenizer
+  from seqgan_tf.training import loop, workdir
   try:
     config = cli_flags.config_from_flags(
         FLAGS, workdir.saved_config(workdir_path))
@@ -78,17 +80,17 @@ def main(argv):
     if FLAGS.mode == "export":
       export.export_from_workdir(config, workdir_path)
     else:
-      train.train_and_evaluate(config, workdir_path)
+      loop.train_and_evaluate(config, workdir_path)
   except (config_lib.ConfigError, tokenizer.VocabularyError) as e:
     logging.error("%s", e)
     return EXIT_CONFIG
   except (input_pipeline.DataError, oracle.OracleError) as e:
     logging.error("%s", e)
     return EXIT_DATA
-  except train.TrainingDivergedError as e:
+  except loop.TrainingDivergedError as e:
     logging.error("%s", e)
     return EXIT_DIVERGED
-  except train.StoppedError as e:
+  except loop.StoppedError as e:
     logging.warning("%s", e)
     return 128 + int(getattr(signal, e.signal_name))
   return 0

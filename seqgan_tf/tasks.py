@@ -16,10 +16,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import (bleu, corpora, input_pipeline, methods,
-                       oracle as oracle_lib, sampler, tokenizer)
+from seqgan_tf import bleu
+from seqgan_tf.data import corpora, input_pipeline, oracle as oracle_lib, tokenizer
+from seqgan_tf.modeling import Generator, baselines, chunked_log_probs, sampler
 from seqgan_tf.config import Config, ConfigError
-from seqgan_tf.models import Generator, chunked_log_probs
 
 Metrics = dict[str, float]
 DATA_PHASE = 5  # seed path of the oracle's training set (train.py uses 1-4)
@@ -66,7 +66,7 @@ def serving_vocabulary(config: Config,
   return vocab.tokens, vocab.level, True
 
 
-def bleu_reward(config: Config, task: Task) -> methods.BleuReward:
+def bleu_reward(config: Config, task: Task) -> baselines.BleuReward:
   """PG-BLEU's reward: BLEU-n of a completion against the training set.
 
   Text hypotheses and references are what BLEU evaluation scores (the ids
@@ -74,10 +74,10 @@ def bleu_reward(config: Config, task: Task) -> methods.BleuReward:
   scored whole.
   """
   if config.task == "synthetic":
-    return methods.BleuReward([list(r) for r in task.real], config.pg_bleu_n,
+    return baselines.BleuReward([list(r) for r in task.real], config.pg_bleu_n,
                               task.vocab_size, config.seq_length)
   references = [task.vocab.strip(row) for row in task.real]
-  return methods.BleuReward(
+  return baselines.BleuReward(
       references, config.pg_bleu_n, task.vocab_size, config.seq_length,
       end_token=tokenizer.END_ID, unknown=tokenizer.UNK_ID,
       drop_tokens=(tokenizer.PAD_ID, tokenizer.START_ID))

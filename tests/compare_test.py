@@ -9,7 +9,7 @@ import tensorflow as tf
 from scipy import stats
 
 from conftest import REPO
-from seqgan_tf import compare
+from seqgan_tf.analysis import compare
 
 
 def write_run(folder, **scores):
@@ -48,7 +48,7 @@ class CompareCommandTest(tf.test.TestCase):
     gan = [write_run(f"{tmp}/gan{i}", nll_oracle=rng.normal(8.7, 1, 1000))
            for i in range(2)]
     out = subprocess.run(
-        [sys.executable, "-m", "seqgan_tf.compare", f"--a={mle[0]}",
+        [sys.executable, "-m", "seqgan_tf.analysis.compare", f"--a={mle[0]}",
          f"--b={gan[0]}"], cwd=REPO, capture_output=True, text=True,
         timeout=120)
     self.assertEqual(out.returncode, 0, out.stderr)

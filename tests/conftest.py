@@ -73,7 +73,7 @@ def pytest_collection_modifyitems(items):
 def smoke_config(**changes):
   """flags/smoke.flags as a Config, with `changes` applied."""
   import dataclasses  # pylint: disable=g-import-not-at-top
-  from seqgan_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+  from seqgan_tf import config as config_lib
   values = {}
   defaults = {f.name: f.default for f in dataclasses.fields(config_lib.Config)}
   for line in (REPO / "flags" / "smoke.flags").read_text().splitlines():

@@ -9,8 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import DATA_DIR, shared_file
-from seqgan_tf import corpora
-from seqgan_tf.input_pipeline import DataError
+from seqgan_tf.data import corpora
+from seqgan_tf.data.input_pipeline import DataError
 
 
 class SharedCorporaTest(tf.test.TestCase):

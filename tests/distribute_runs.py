@@ -20,7 +20,7 @@ tf.config.set_logical_device_configuration(
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import smoke_config  # pylint: disable=g-import-not-at-top
-from seqgan_tf import train  # pylint: disable=g-import-not-at-top
+from seqgan_tf.training import loop
 
 
 def evaluations(workdir):
@@ -32,11 +32,11 @@ def main(out):
   runs = {}
   for strategy in ("default", "mirrored"):
     workdir = os.path.join(out, strategy)
-    train.train_and_evaluate(smoke_config(strategy=strategy), workdir)
+    loop.train_and_evaluate(smoke_config(strategy=strategy), workdir)
     runs[strategy] = evaluations(workdir)
   workdir = os.path.join(out, "switched")
-  train.train_and_evaluate(smoke_config(adv_iterations=1), workdir)
-  results = train.train_and_evaluate(smoke_config(strategy="mirrored"),
+  loop.train_and_evaluate(smoke_config(adv_iterations=1), workdir)
+  results = loop.train_and_evaluate(smoke_config(strategy="mirrored"),
                                      workdir)
   runs["switched"] = evaluations(workdir)
   runs["replicas"] = tf.distribute.MirroredStrategy(

@@ -23,7 +23,7 @@ tf.config.set_logical_device_configuration(
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import step_cases  # pylint: disable=g-import-not-at-top
-from seqgan_tf import distribute  # pylint: disable=g-import-not-at-top
+from seqgan_tf.training import distribute
 
 
 def main(out):

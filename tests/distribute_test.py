@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import step_cases
 from conftest import REPO, smoke_config
-from seqgan_tf import distribute
+from seqgan_tf.training import distribute
 
 
 def free_ports(n):

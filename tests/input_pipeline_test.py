@@ -5,8 +5,8 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from conftest import shared_file
-from seqgan_tf import input_pipeline
-from seqgan_tf.input_pipeline import DataError
+from seqgan_tf.data import input_pipeline
+from seqgan_tf.data.input_pipeline import DataError
 
 
 class TokenFileTest(tf.test.TestCase, parameterized.TestCase):

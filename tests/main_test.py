@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import REPO
-from seqgan_tf import oracle
+from seqgan_tf.data import oracle
 
 SMOKE = ["--flagfile=flags/smoke.flags"]
 

@@ -1,141 +1,110 @@
-"""Scheduled sampling and PG-BLEU's reward, against references one can check:
-the plain MLE log-probabilities, counted coin flips, and bleu.py (itself
-tested equal to nltk)."""
+"""Each method of Table 1 trains end to end; runs can start from another run."""
+
+import json
+import os
 
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import bleu, methods
-from seqgan_tf.models import Generator
+from conftest import smoke_config
+from seqgan_tf import config as config_lib, export
+from seqgan_tf.training import loop, workdir as workdir_lib
+
+NO_D = dict(pretrain_dis_steps=0, adv_iterations=0)
 
 
-def _generator(vocab=7, length=6, seed=3):
-  return Generator(vocab, 5, 8, length, start_token=0, init_stddev=0.5,
-                   seed=seed)
+def listing(folder):
+  """Every file under `folder` with its size and modification time."""
+  out = {}
+  for root, _, files in os.walk(folder):
+    for name in files:
+      path = os.path.join(root, name)
+      out[path] = (os.path.getsize(path), os.path.getmtime(path))
+  return out
 
 
-class ScheduledSamplingTest(tf.test.TestCase):
+class MethodRunTest(tf.test.TestCase):
 
-  def test_truth_rate_falls_before_every_epoch(self):
-    self.assertAllClose([methods.ss_truth_rate(e, 0.002) for e in (0, 1, 299)],
-                        [0.998, 0.996, 0.4])
-    self.assertEqual(methods.ss_truth_rate(10, 0.5), 0.0)
+  def test_each_method_runs_only_its_phases(self):
+    cases = {"mle": NO_D, "ss": dict(NO_D, ss_decay=0.2),
+             "pg_bleu": dict(pretrain_dis_steps=0, adv_d_steps=0)}
+    for method, changes in cases.items():
+      with self.subTest(method):
+        workdir = self.create_tempdir().full_path
+        config = smoke_config(method=method, **changes)
+        results = loop.train_and_evaluate(config, workdir)
+        self.assertTrue(np.isfinite(results["nll_oracle"]))
+        self.assertGreater(results["wall_seconds"], 0.0)
+        # Time is counted for the phases the method runs, and only for them.
+        ran = {"mle"} | ({"adversarial"} if method == "pg_bleu" else set())
+        self.assertEqual(set(results["phase_seconds"]), ran)
+        self.assertLessEqual(sum(results["phase_seconds"].values()),
+                             results["wall_seconds"])
+        self.assertEqual("seconds_per_iteration" in results,
+                         method == "pg_bleu")
+        lines = [json.loads(l) for l in open(
+            os.path.join(workdir, "eval_metrics.jsonl"))]
+        phases = {l["phase"] for l in lines}
+        self.assertEqual("adversarial" in phases, method == "pg_bleu")
 
-  def test_all_truth_is_teacher_forcing(self):
-    g = _generator()
-    tokens = tf.constant(np.random.default_rng(0).integers(0, 7, (4, 6)),
-                         tf.int32)
-    log_probs, inputs = methods.scheduled_sampling_log_probs(
-        g, tokens, tf.constant(1.0), tf.constant([1, 2]))
-    self.assertAllClose(log_probs, g.log_probs(tokens), atol=1e-5)
-    self.assertAllEqual(inputs, g.shift_right(tokens))
+  def test_pg_bleu_never_trains_d(self):
+    workdir = self.create_tempdir().full_path
+    config = smoke_config(method="pg_bleu", pretrain_dis_steps=0,
+                          adv_d_steps=0)
+    trainer = loop.Trainer(config, workdir, _NoStop())
+    before = [v.numpy() for v in trainer.model.discriminator.weights]
+    trainer.run()
+    for a, b in zip(before, trainer.model.discriminator.weights):
+      self.assertAllEqual(a, b.numpy())
 
-  def test_mixed_inputs(self):
-    """About w of the inputs are the real tokens; the log-probabilities are
-    those of the real tokens given the inputs actually fed."""
-    g = _generator()
-    rng = np.random.default_rng(1)
-    tokens = tf.constant(rng.integers(0, 7, (400, 6)), tf.int32)
-    w = 0.7
-    log_probs, inputs = methods.scheduled_sampling_log_probs(
-        g, tokens, tf.constant(w), tf.constant([5, 6]))
-    inputs, tokens_np = inputs.numpy(), tokens.numpy()
-    self.assertTrue((inputs[:, 0] == 0).all())
-    # A sampled input equals the real token by chance 1/7 of the time at
-    # most-ish; the share of real ones is w + (1 - w) * P(sample = truth).
-    truth = (inputs[:, 1:] == tokens_np[:, :-1]).mean()
-    self.assertBetween(truth, w - 0.03, 1.0)
-    self.assertLess(truth, 0.95)
-    # Reference: teacher-forced pass over the inputs that were fed.
-    h, _ = g.unroll(tf.constant(inputs))
-    logits = g.output_layer(h).numpy()
-    logits -= logits.max(-1, keepdims=True)
-    ref = (np.take_along_axis(logits, tokens_np[..., None], -1)[..., 0]
-           - np.log(np.exp(logits).sum(-1)))
-    self.assertAllClose(log_probs, ref, atol=1e-4)
-
-  def test_own_samples_follow_the_model(self):
-    """With w = 0 and a G that always predicts one token, every input after
-    the first is that token."""
-    g = _generator()
-    bias = np.full([7], -30.0, np.float32)
-    bias[4] = 30.0
-    g.output_layer.bias.assign(bias)
-    tokens = tf.constant(np.random.default_rng(2).integers(0, 7, (8, 6)),
-                         tf.int32)
-    _, inputs = methods.scheduled_sampling_log_probs(
-        g, tokens, tf.constant(0.0), tf.constant([0, 1]))
-    self.assertTrue((inputs.numpy()[:, 1:] == 4).all())
+  def test_method_refuses_work_it_does_not_do(self):
+    with self.assertRaisesRegex(config_lib.ConfigError,
+                                "--adv_iterations=3: --method=mle"):
+      smoke_config(method="mle", pretrain_dis_steps=0)
 
 
-class BleuRewardTest(tf.test.TestCase):
+class InitFromTest(tf.test.TestCase):
 
-  def _check(self, refs, rows, n, vocab, **kwargs):
-    reward = methods.BleuReward(refs, n, vocab, rows.shape[1], **kwargs)
-    got = reward(tf.constant(rows, tf.int32)).numpy()
-    # Compiled by XLA (PG-BLEU's G step under --jit_compile), the same values.
-    compiled = tf.function(reward.__call__, jit_compile=True, autograph=False)
-    self.assertAllClose(compiled(tf.constant(rows, tf.int32)), got, atol=1e-6)
-    scorer = bleu.Bleu(refs, n, unknown=kwargs.get("unknown"))
-    end, drop = kwargs.get("end_token"), kwargs.get("drop_tokens", ())
-    for row, value in zip(rows, got):
-      hyp = []
-      for token in row:
-        if token == end:
-          break
-        if token not in drop:
-          hyp.append(int(token))
-      self.assertAllClose(value, scorer.sentence(hyp, n), atol=1e-5,
-                          msg=f"{row} -> {hyp}")
+  def test_starts_from_another_run_and_leaves_it_alone(self):
+    source = self.create_tempdir().full_path
+    mle = smoke_config(method="mle", **NO_D)
+    loop.train_and_evaluate(mle, source)
+    before = listing(source)
+    expected = [v.numpy() for v in
+                export.restore_generator(mle, source).weights]
 
-  def test_equals_bleu_py_fixed_length(self):
-    rng = np.random.default_rng(0)
-    refs = [list(r) for r in rng.integers(0, 6, (40, 8))]
-    rows = np.concatenate([rng.integers(0, 6, (60, 8)),
-                           np.array(refs[:3])])          # exact matches: 1.0
-    self._check(refs, rows, 3, 6)
-    self._check(refs, rows, 4, 6)
+    workdir = self.create_tempdir().full_path
+    config = smoke_config(init_from=source, adv_iterations=1)
+    trainer = loop.Trainer(config, workdir, _NoStop())
+    trainer.restore()
+    self.assertEqual(int(trainer.model.mle_epochs_done),
+                     config.pretrain_gen_epochs)
+    for a, b in zip(expected, trainer.model.generator.weights):
+      self.assertAllEqual(a, b.numpy())
+    results = trainer.run()
+    self.assertTrue(np.isfinite(results["nll_oracle"]))
+    self.assertEqual(listing(source), before)
+    # The eval log of the new run starts after MLE: MLE was not redone.
+    steps = [json.loads(l)["global_step"] for l in open(
+        os.path.join(workdir, "eval_metrics.jsonl"))]
+    self.assertGreaterEqual(min(steps), config.pretrain_gen_epochs)
 
-  def test_equals_bleu_py_with_end_unknown_and_dropped_ids(self):
-    """Text rows: stop at </s> (2), skip <pad>/<s> (0, 1), <unk> (3) never
-    matches; lengths vary, so the brevity penalty and empty rows count."""
-    rng = np.random.default_rng(1)
-    refs = []
-    for _ in range(30):
-      refs.append([int(t) for t in rng.integers(3, 9, rng.integers(2, 9))])
-    rows = rng.integers(0, 9, (200, 10))
-    rows[:5, 0] = 2                                        # empty hypotheses
-    self._check(refs, rows, 3, 9, end_token=2, unknown=3, drop_tokens=(0, 1))
+  def test_refuses_another_model(self):
+    source = self.create_tempdir().full_path
+    loop.train_and_evaluate(smoke_config(method="mle", **NO_D), source)
+    config = smoke_config(init_from=source, gen_hidden_dim=16)
+    with self.assertRaisesRegex(workdir_lib.WorkdirError,
+                                "--init_from=.*gen_hidden_dim"):
+      loop.train_and_evaluate(config, self.create_tempdir().full_path)
 
-  def test_lookup_finds_every_key_and_only_those(self):
-    """The sorted-key search against a dict, at table sizes around powers
-    of two (where a halving search goes wrong first) and for absent keys
-    below, between and above the stored ones."""
-    rng = np.random.default_rng(2)
-    for size in (1, 2, 3, 7, 8, 9, 64, 100):
-      # Few ids with repeats, so that the clipping counts are 1, 2 or 3.
-      refs = [list(r) for r in rng.integers(0, 40, (size, 3)) // 4 * 4]
-      reward = methods.BleuReward(refs, 1, 40, 3)
-      queries = np.arange(-1, 42).reshape(1, -1)
-      got = reward.max_ref(1, tf.constant(queries, tf.int64)).numpy()[0]
-      want = [max(r.count(q) for r in refs) for q in queries[0]]
-      self.assertAllEqual(got, want, msg=f"{size} references")
-
-  def test_refuses_keys_that_overflow(self):
-    with self.assertRaisesRegex(ValueError, "overflow"):
-      methods.BleuReward([[1, 2]], 5, 10 ** 5, 4)
+  def test_refuses_a_folder_without_a_run(self):
+    config = smoke_config(init_from=self.create_tempdir().full_path)
+    with self.assertRaisesRegex(workdir_lib.WorkdirError, "holds no run"):
+      loop.train_and_evaluate(config, self.create_tempdir().full_path)
 
 
-class BaselineTest(tf.test.TestCase):
-
-  def test_batch_mean_baseline(self):
-    reward = tf.constant([[1.0, 2.0, 3.0], [3.0, 4.0, 9.0]])
-    self.assertAllClose(methods.batch_mean_baseline(reward, None),
-                        [[-1.0, -1.0, -3.0], [1.0, 1.0, 3.0]])
-    mask = tf.constant([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
-    # Position 2 is live only in row 1: its mean is 9, row 0's term is masked.
-    self.assertAllClose(methods.batch_mean_baseline(reward, mask),
-                        [[-1.0, -1.0, 0.0], [1.0, 1.0, 0.0]])
+class _NoStop:
+  requested = None
 
 
 if __name__ == "__main__":

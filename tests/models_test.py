@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from conftest import numpy_oracle_log_probs
 from seqgan_tf import config as config_lib
-from seqgan_tf.models import Discriminator, Generator, output_log_probs
+from seqgan_tf.modeling import Discriminator, Generator, output_log_probs
 
 
 def generator_params_by_name(gen: Generator) -> dict:

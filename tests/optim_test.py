@@ -4,7 +4,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from seqgan_tf.optim import FusedAdam
+from seqgan_tf.training.optim import FusedAdam
 
 
 class FusedAdamTest(tf.test.TestCase):

@@ -7,7 +7,8 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from conftest import numpy_oracle_log_probs, shared_file
-from seqgan_tf import input_pipeline, oracle, sampler
+from seqgan_tf.data import input_pipeline, oracle
+from seqgan_tf.modeling import sampler
 
 
 class OracleTest(tf.test.TestCase, parameterized.TestCase):
@@ -88,7 +89,7 @@ class NllTestTest(tf.test.TestCase):
 
   def test_nll_test_is_generators_nll_of_held_out_oracle_samples(self):
     from conftest import smoke_config  # pylint: disable=g-import-not-at-top
-    from seqgan_tf import tasks  # pylint: disable=g-import-not-at-top
+    from seqgan_tf import tasks
     config = smoke_config()
     task = tasks.build(config, self.create_tempdir().full_path)
     # G = the oracle itself: its NLL-test is the oracle's NLL of its own

@@ -8,7 +8,8 @@ import tensorflow as tf
 from scipy import stats
 
 from conftest import smoke_config
-from seqgan_tf import report, sweep, train
+from seqgan_tf.analysis import report, sweep
+from seqgan_tf.training import loop
 
 
 def fake_run(folder, scores, seconds, metrics=None, **config):
@@ -111,7 +112,7 @@ class SweepTest(tf.test.TestCase):
     workdir = self.create_tempdir().full_path
     config = smoke_config(method="mle", pretrain_dis_steps=0,
                           adv_iterations=0, pretrain_gen_epochs=1)
-    g = train.Trainer(config, workdir, None).model.generator
+    g = loop.Trainer(config, workdir, None).model.generator
     tokens = tf.constant(np.random.default_rng(0).integers(0, 32, (5, 8)),
                          tf.int32)
     logits = g(tokens).numpy().astype(np.float64) / 0.5
@@ -123,7 +124,7 @@ class SweepTest(tf.test.TestCase):
 
   def test_sweep_of_a_trained_run(self):
     workdir = self.create_tempdir().full_path
-    train.train_and_evaluate(smoke_config(method="mle", pretrain_dis_steps=0,
+    loop.train_and_evaluate(smoke_config(method="mle", pretrain_dis_steps=0,
                                           adv_iterations=0), workdir)
     rows = sweep.sweep_run("mle", workdir, [0.5, 1.0, 2.0], None)
     nll_oracle = [r["nll_oracle"] for r in rows]

@@ -3,8 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import rollout
-from seqgan_tf.models import Generator
+from seqgan_tf.modeling import Generator, rollout
 
 VOCAB, LENGTH, MARK = 10, 6, 7
 

@@ -4,8 +4,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from seqgan_tf import sampler
-from seqgan_tf.models import Generator
+from seqgan_tf.modeling import Generator, sampler
 
 
 class DrawTest(tf.test.TestCase, parameterized.TestCase):

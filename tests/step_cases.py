@@ -14,8 +14,9 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import smoke_config
-from seqgan_tf import distribute, methods
-from seqgan_tf.state import SeqGAN
+from seqgan_tf.modeling import baselines
+from seqgan_tf.training import distribute
+from seqgan_tf.training.state import SeqGAN
 
 NO_D = dict(pretrain_dis_steps=0, adv_iterations=0)  # what MLE and SS refuse
 TEXT_VOCAB, PAD, START, END, UNK = 8, 0, 1, 2, 3
@@ -50,7 +51,7 @@ def build(method: str, task: str, jit: str = "off",
     references = [list(r[r != PAD]) for r in real_tokens(task, config)]
     if text:   # what tasks.bleu_reward gives: hypotheses end at </s>
       references = [r[:r.index(END)] for r in references]
-    reward = methods.BleuReward(
+    reward = baselines.BleuReward(
         references, 3, vocab, config.seq_length,
         end_token=END if text else None, unknown=UNK if text else None,
         drop_tokens=(PAD, START) if text else ())

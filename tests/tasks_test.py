@@ -7,8 +7,9 @@ import numpy as np
 import tensorflow as tf
 
 from main_test import read_events, run_main
-from seqgan_tf import tasks, tokenizer
-from seqgan_tf.tokenizer import Vocabulary
+from seqgan_tf import tasks
+from seqgan_tf.data import tokenizer
+from seqgan_tf.data.tokenizer import Vocabulary
 
 WORDS = {"adj": ["big", "small", "red", "old"],
          "noun": ["dog", "cat", "car", "tree"],

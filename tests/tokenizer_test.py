@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import tokenizer
-from seqgan_tf.tokenizer import END_ID, PAD_ID, UNK_ID, Vocabulary
+from seqgan_tf.data import tokenizer
+from seqgan_tf.data.tokenizer import END_ID, PAD_ID, UNK_ID, Vocabulary
 
 
 class TokenizerTest(tf.test.TestCase):

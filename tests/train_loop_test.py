@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import smoke_config
-from seqgan_tf import tasks, train, units
-from seqgan_tf import workdir as workdir_lib
+from seqgan_tf import tasks
+from seqgan_tf.training import loop, phases, workdir as workdir_lib
 
 
 def evals(workdir):
@@ -27,7 +27,7 @@ def evals(workdir):
 
 def sigterm_at(batches_call, index):
   """Patches Units.batches to send SIGTERM at one (call, batch index)."""
-  original = units.Units.batches
+  original = phases.Units.batches
   calls = []
 
   def batches(self_, dataset, start, total, what, counters):
@@ -36,12 +36,12 @@ def sigterm_at(batches_call, index):
       if len(calls) == batches_call and i == index:
         os.kill(os.getpid(), signal.SIGTERM)
       yield i, batch
-  return mock.patch.object(units.Units, "batches", batches)
+  return mock.patch.object(phases.Units, "batches", batches)
 
 
 def sigterm_after_first_generator_step():
   """Patches the model's G step (after start-up timing) to send SIGTERM."""
-  original = train.Trainer.estimate
+  original = loop.Trainer.estimate
 
   def estimate(trainer):
     original(trainer)
@@ -52,7 +52,7 @@ def sigterm_after_first_generator_step():
       os.kill(os.getpid(), signal.SIGTERM)
       return out
     trainer.model.adversarial_generator_step = step_then_signal
-  return mock.patch.object(train.Trainer, "estimate", estimate)
+  return mock.patch.object(loop.Trainer, "estimate", estimate)
 
 
 class StopAndResumeTest(tf.test.TestCase):
@@ -60,8 +60,8 @@ class StopAndResumeTest(tf.test.TestCase):
   def _stop(self, fault, config, workdir, where, position):
     """Runs until `fault` sends SIGTERM; checks the message and position."""
     with fault:
-      with self.assertRaisesRegex(train.StoppedError, f"inside {where}"):
-        train.train_and_evaluate(config, workdir)
+      with self.assertRaisesRegex(loop.StoppedError, f"inside {where}"):
+        loop.train_and_evaluate(config, workdir)
     ckpt = tf.train.load_checkpoint(os.path.join(workdir, "checkpoints"))
     self.assertAllEqual(ckpt.get_tensor("position/.ATTRIBUTES/VARIABLE_VALUE"),
                         position)
@@ -70,25 +70,25 @@ class StopAndResumeTest(tf.test.TestCase):
   def test_stops_inside_units_resume_bit_identical(self):
     config = smoke_config(deterministic=True, adv_g_steps=2)
     whole = self.create_tempdir().full_path
-    expected = train.train_and_evaluate(config, whole)
+    expected = loop.train_and_evaluate(config, whole)
 
     pieces = self.create_tempdir().full_path
     # 1. Inside MLE epoch 2, before its batch 5 (index 4).
     ckpt = self._stop(sigterm_at(batches_call=2, index=3), config, pieces,
-                      "MLE pre-training unit 2", [train.MLE, 4, 0, 0, 0])
+                      "MLE pre-training unit 2", [loop.MLE, 4, 0, 0, 0])
     self.assertEqual(ckpt.get_tensor(
         "mle_epochs_done/.ATTRIBUTES/VARIABLE_VALUE"), 1)
     # 2. Between the two G steps of adversarial iteration 1.
     self._stop(sigterm_after_first_generator_step(), config, pieces,
-               "adversarial unit 1", [train.ADVERSARIAL, 1, 0, 0, 0])
+               "adversarial unit 1", [loop.ADVERSARIAL, 1, 0, 0, 0])
     with open(os.path.join(pieces, workdir_lib.WALL_CLOCK_FILE)) as f:
       mle_seconds = json.load(f)["phases"]["mle"]   # MLE is over by now
     self.assertGreater(mle_seconds, 0.0)
     # 3. Inside the D step of adversarial iteration 2, before its batch 3.
     self._stop(sigterm_at(batches_call=2, index=1), config, pieces,
-               "adversarial unit 2", [train.ADVERSARIAL, 2, 0, 0, 2])
+               "adversarial unit 2", [loop.ADVERSARIAL, 2, 0, 0, 2])
     # 4. To the end.
-    resumed = train.train_and_evaluate(config, pieces)
+    resumed = loop.train_and_evaluate(config, pieces)
     self.assertEqual(resumed["nll_oracle"], expected["nll_oracle"])
     self.assertEqual(evals(pieces), evals(whole))   # no evaluation twice
     # The MLE time of the first starts is carried into the final record.
@@ -100,15 +100,15 @@ class DivergenceTest(tf.test.TestCase):
 
   def _run_with_mle_loss(self, value):
     """A smoke run whose 3rd MLE epoch reports `value` as its loss."""
-    original = units.Units.mle_epoch
+    original = phases.Units.mle_epoch
 
     def mle_epoch(self_, epoch, counters):
       metrics = original(self_, epoch, counters)
       return {"mle_loss": value} if epoch == 2 else metrics
     workdir = self.create_tempdir().full_path
-    with mock.patch.object(units.Units, "mle_epoch", mle_epoch):
-      with self.assertRaises(train.TrainingDivergedError) as error:
-        train.train_and_evaluate(smoke_config(), workdir)
+    with mock.patch.object(phases.Units, "mle_epoch", mle_epoch):
+      with self.assertRaises(loop.TrainingDivergedError) as error:
+        loop.train_and_evaluate(smoke_config(), workdir)
     return workdir, str(error.exception)
 
   def test_nan_loss_stops_and_keeps_last_good_checkpoint(self):
@@ -138,7 +138,7 @@ class CollapseWarningTest(tf.test.TestCase):
                           adv_iterations=0)
     with mock.patch.object(tasks, "distinct_fraction", lambda s: 0.01):
       with self.assertLogs(level="WARNING") as logs:
-        results = train.train_and_evaluate(config, workdir)
+        results = loop.train_and_evaluate(config, workdir)
     self.assertIn("the generator has collapsed", "\n".join(logs.output))
     with open(os.path.join(workdir, "results.json")) as f:
       self.assertIn("collapsed", json.load(f)["warnings"][0])

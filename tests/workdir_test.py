@@ -6,7 +6,7 @@ import os
 import tensorflow as tf
 
 from seqgan_tf import config as config_lib
-from seqgan_tf import workdir as workdir_lib
+from seqgan_tf.training import workdir as workdir_lib
 from train_test import TINY
 
 

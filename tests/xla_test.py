@@ -12,8 +12,8 @@ import tensorflow as tf
 
 import step_cases
 from conftest import smoke_config
-from seqgan_tf import rollout, steps, train
-from seqgan_tf.models import Generator
+from seqgan_tf.modeling import Generator, rollout
+from seqgan_tf.training import loop, steps
 
 VOCAB, LENGTH, BATCH, ROLLOUTS = 6, 5, 8, 256
 
@@ -108,11 +108,11 @@ class XlaRunTest(tf.test.TestCase):
 
   def test_smoke_run_with_every_step_compiled(self):
     config = smoke_config(jit_compile="on")
-    model = train.SeqGAN(config)
+    model = loop.SeqGAN(config)
     self.assertTrue(model.jit)
-    self.assertFalse(train.SeqGAN(smoke_config(jit_compile="auto")).jit
+    self.assertFalse(loop.SeqGAN(smoke_config(jit_compile="auto")).jit
                      and not tf.config.list_physical_devices("GPU"))
-    results = train.train_and_evaluate(config,
+    results = loop.train_and_evaluate(config,
                                        self.create_tempdir().full_path)
     self.assertBetween(results["nll_oracle"], 0.5, np.log(32) * 1.5)
 

@@ -18,8 +18,9 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import bleu, distribute, sampler
-from seqgan_tf.models import Generator, through_end
+from seqgan_tf import bleu
+from seqgan_tf.modeling import Generator, sampler, through_end
+from seqgan_tf.training import distribute
 
 METHODS = ("mle", "ss", "pg_bleu", "seqgan")
 

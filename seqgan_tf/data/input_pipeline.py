@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import workdir
+from seqgan_tf.training import workdir
 
 
 class DataError(ValueError):

@@ -18,21 +18,21 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import (distribute, export, input_pipeline, progress,
-                       summaries, tasks, units as units_lib,
-                       workdir as workdir_lib)
+from seqgan_tf import export, tasks
+from seqgan_tf.data import input_pipeline
+from seqgan_tf.training import distribute, phases, progress, summaries, workdir as workdir_lib
 from seqgan_tf.config import Config
-from seqgan_tf.state import POSITION_SIZE, SeqGAN
-from seqgan_tf.steps import policy_gradient_loss
+from seqgan_tf.training.state import POSITION_SIZE, SeqGAN
+from seqgan_tf.training.steps import policy_gradient_loss
 
 Metrics = dict[str, float]
 __all__ = ["SeqGAN", "policy_gradient_loss", "train_and_evaluate"]
 
 # Phase ids (units.py): in seeds and in the checkpoint's position.
 MLE, DIS_PRETRAIN, ADVERSARIAL, EVAL = (
-    units_lib.MLE, units_lib.DIS_PRETRAIN, units_lib.ADVERSARIAL, units_lib.EVAL)
-stateless_seed = units_lib.stateless_seed
-balanced_real_rows = units_lib.balanced_real_rows
+    phases.MLE, phases.DIS_PRETRAIN, phases.ADVERSARIAL, phases.EVAL)
+stateless_seed = phases.stateless_seed
+balanced_real_rows = phases.balanced_real_rows
 
 PHASE_NAMES = {MLE: "MLE pre-training", DIS_PRETRAIN: "D pre-training",
                ADVERSARIAL: "adversarial"}
@@ -45,7 +45,7 @@ UNIT_NAMES = {MLE: "MLE epoch", DIS_PRETRAIN: "D pre-training step",
 MIN_DISTINCT = 0.5
 
 
-TrainingDivergedError = units_lib.TrainingDivergedError
+TrainingDivergedError = phases.TrainingDivergedError
 
 
 class StoppedError(RuntimeError):
@@ -89,7 +89,7 @@ class Trainer:
             max_to_keep=config.keep_checkpoints))
     self.log = summaries.RunLog(self.workdir)
     self.ticker = progress.Ticker(config.progress_secs)
-    self.units = units_lib.Units(config, self.model, self.task.real, stop,
+    self.units = phases.Units(config, self.model, self.task.real, stop,
                                  self.ticker)
     self.clock = workdir_lib.WallClock(self.workdir)
 
@@ -148,7 +148,7 @@ class Trainer:
       started = time.monotonic()
       try:
         metrics = unit(index, self._counters(phase))
-      except units_lib.Stop as stop:
+      except phases.Stop as stop:
         self.model.position.assign([phase, *stop.counters])
         path = self.save(f"stopped by {self.stop.requested} inside "
                          f"{PHASE_NAMES[phase]} unit {index + 1}")
@@ -156,7 +156,7 @@ class Trainer:
             f"Stopped by {self.stop.requested}; {path} holds the position "
             f"inside {PHASE_NAMES[phase]} unit {index + 1}. Run the same "
             "command to resume from there.", self.stop.requested) from None
-      units_lib.check_finite(metrics, self.task.vocab_size,
+      phases.check_finite(metrics, self.task.vocab_size,
                              f"{PHASE_NAMES[phase]} step {index + 1}",
                              self.manager.latest_checkpoint)
       self.clock.add(PHASE_KEYS[phase], time.monotonic() - started)

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from seqgan_tf.input_pipeline import DataError, RemoteFile, locate
+from seqgan_tf.data.input_pipeline import DataError, RemoteFile, locate
 
 _GH = "https://raw.githubusercontent.com"
 OBAMA = RemoteFile(

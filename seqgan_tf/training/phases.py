@@ -15,9 +15,11 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import distribute, input_pipeline, methods, progress, sampler
+from seqgan_tf.data import input_pipeline
+from seqgan_tf.modeling import baselines, sampler
+from seqgan_tf.training import distribute, progress
 from seqgan_tf.config import Config
-from seqgan_tf.state import DIS_METRICS, PG_METRICS, SeqGAN
+from seqgan_tf.training.state import DIS_METRICS, PG_METRICS, SeqGAN
 
 Metrics = dict[str, float]
 
@@ -112,7 +114,7 @@ class Units:
     dataset = input_pipeline.mle_dataset(self.real, config.batch_size,
                                          int_seed(config, MLE, epoch))
     what = f"mle epoch {epoch + 1}, batch"
-    truth_rate = methods.ss_truth_rate(epoch, config.ss_decay)
+    truth_rate = baselines.ss_truth_rate(epoch, config.ss_decay)
     for index, tokens in self.batches(dataset, counters[0], self.mle_batches,
                                        what, lambda b: [b, 0, 0, 0]):
       if config.method == "ss":

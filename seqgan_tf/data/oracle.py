@@ -12,7 +12,7 @@ import pickle
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf.models import Generator, chunked_log_probs
+from seqgan_tf.modeling import Generator, chunked_log_probs
 
 # The pickle's order (authors' target_lstm.py).
 PARAM_NAMES = ("emb", "Wi", "Ui", "bi", "Wf", "Uf", "bf", "Wog", "Uog", "bog",

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from seqgan_tf import distribute, methods, rollout, sampler
-from seqgan_tf.models import through_end
+from seqgan_tf.modeling import baselines, rollout, sampler, through_end
+from seqgan_tf.training import distribute
 
 
 def policy_gradient_loss(log_probs: tf.Tensor, reward: tf.Tensor,
@@ -61,7 +61,7 @@ class Steps:
   def _scheduled_sampling_step(self, tokens: tf.Tensor, truth_rate: tf.Tensor,
                                seed: tf.Tensor) -> dict[str, tf.Tensor]:
     """One MLE step whose inputs are real with probability `truth_rate`, else
-    G's own samples (methods.scheduled_sampling_log_probs)."""
+    G's own samples (baselines.scheduled_sampling_log_probs)."""
     metrics = self._run(self._scheduled_sampling_replica, tokens, truth_rate,
                         seed)
     self.trackers["mle_loss"].update_state(metrics["mle_loss"])
@@ -71,7 +71,7 @@ class Steps:
     variables = self.generator.trainable_variables
     mask = self._mask(tokens)
     with tf.GradientTape() as tape:
-      log_probs, _ = methods.scheduled_sampling_log_probs(
+      log_probs, _ = baselines.scheduled_sampling_log_probs(
           self.generator, tokens, truth_rate, seed,
           distribute.global_rows(tokens.shape[0]))
       loss = self._share(mle_loss(log_probs, mask), self._count(tokens, mask))
@@ -173,7 +173,7 @@ class Steps:
     mask = self._mask(tokens)
     advantage = reward
     if config.reward_baseline == "batch_mean":
-      advantage = methods.batch_mean_baseline(
+      advantage = baselines.batch_mean_baseline(
           reward, mask, self._sum_over_replicas)
     variables = self.generator.trainable_variables
     with tf.GradientTape() as tape:

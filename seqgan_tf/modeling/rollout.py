@@ -17,8 +17,8 @@ from typing import Callable
 
 import tensorflow as tf
 
-from seqgan_tf import distribute, sampler
-from seqgan_tf.models import Generator
+from seqgan_tf.modeling import Generator, sampler
+from seqgan_tf.training import distribute
 
 ScoreFn = Callable[[tf.Tensor], tf.Tensor]  # [n, T] tokens -> [n] P(real)
 

@@ -1,7 +1,7 @@
 """The paper's significance test between runs: Welch's t-test.
 
-  python -m seqgan_tf.compare --a=runs/mle --b=runs/seqgan [--metric=nll_oracle]
-  python -m seqgan_tf.compare --a=runs/mle_s1,runs/mle_s2 --b=runs/gan_s1,runs/gan_s2
+  python -m seqgan_tf.analysis.compare --a=runs/mle --b=runs/seqgan [--metric=nll_oracle]
+  python -m seqgan_tf.analysis.compare --a=runs/mle_s1,runs/mle_s2 --b=runs/gan_s1,runs/gan_s2
 
 One run against one run compares every final sample's score (WORKDIR/
 final_scores.npz: per-sequence NLL-oracle, or per-sample BLEU on text), as

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import workdir as workdir_lib
+from seqgan_tf.training import workdir as workdir_lib
 from seqgan_tf.config import Config
 
 Metrics = dict[str, float]

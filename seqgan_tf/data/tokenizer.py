@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import workdir
+from seqgan_tf.training import workdir
 
 PAD, START, END, UNK = "<pad>", "<s>", "</s>", "<unk>"
 RESERVED = (PAD, START, END, UNK)            # ids 0, 1, 2, 3

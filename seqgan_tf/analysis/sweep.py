@@ -1,6 +1,6 @@
 """Quality against diversity: a temperature sweep of trained generators.
 
-  python -m seqgan_tf.sweep --runs=mle:runs/t1_mle,seqgan:runs/t1_seqgan \\
+  python -m seqgan_tf.analysis.sweep --runs=mle:runs/t1_mle,seqgan:runs/t1_seqgan \\
       --temperatures=0.7,0.8,0.9,1.0,1.1,1.2,1.3 --out=runs/sweep
 
 Caccia et al. ("Language GANs Falling Short") judge a GAN against MLE across
@@ -23,9 +23,10 @@ import sys
 import tensorflow as tf
 from absl import app, flags
 
-from seqgan_tf import config as config_lib
-from seqgan_tf import export, report, sampler, tasks, workdir as workdir_lib
-from seqgan_tf.models import Generator
+from seqgan_tf import config as config_lib, export, tasks
+from seqgan_tf.analysis import report
+from seqgan_tf.modeling import Generator, sampler
+from seqgan_tf.training import workdir as workdir_lib
 
 SWEEP_SEED_PHASE = 6     # seed path (phases 1-5 are training's and data's)
 

@@ -17,7 +17,7 @@ import math
 
 import tensorflow as tf
 
-from seqgan_tf.models import LOGIT_ROWS, Generator
+from seqgan_tf.modeling.generator import LOGIT_ROWS, Generator
 
 
 def fold_seed(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:

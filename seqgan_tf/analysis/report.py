@@ -1,6 +1,6 @@
 """The paper's Table 1 from run folders, as Markdown.
 
-  python -m seqgan_tf.report \\
+  python -m seqgan_tf.analysis.report \\
       --rows=random:runs/t1_random,mle:runs/t1_mle,ss:runs/t1_ss,pg_bleu:runs/t1_pg_bleu,seqgan:runs/t1_seqgan \\
       [--reference=seqgan] [--metric=nll_oracle] [--readme=README.md]
 
@@ -14,7 +14,7 @@ started from, as "own + earlier").
 --readme replaces the text between `<!-- table1:begin -->` and
 `<!-- table1:end -->` in that file.
 
-  python -m seqgan_tf.report \
+  python -m seqgan_tf.analysis.report \
       --pairs=obama:runs/obama_mle:runs/obama,poems:runs/poems_mle:runs/poems \
       [--readme=README.md]
 
@@ -34,7 +34,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from seqgan_tf import compare
+from seqgan_tf.analysis import compare
 
 # The paper's Table 1 (NLL-oracle); the labels are --method's names.
 PAPER = {"random": 10.310, "mle": 9.038, "ss": 8.985, "pg_bleu": 8.946,

@@ -15,11 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf import rollout
+from seqgan_tf.modeling import Discriminator, Generator, rollout
 from seqgan_tf.config import Config, ConfigError
-from seqgan_tf.models import Discriminator, Generator
-from seqgan_tf.optim import FusedAdam
-from seqgan_tf.steps import Steps
+from seqgan_tf.training.optim import FusedAdam
+from seqgan_tf.training.steps import Steps
 
 Metrics = dict[str, float]
 

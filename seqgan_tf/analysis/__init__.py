@@ -1,0 +1,1 @@
+"""Commands that read finished runs: compare, report, sweep."""

@@ -1,0 +1,1 @@
+"""Data: the corpora, tf.data pipelines, the tokenizer and the oracle."""

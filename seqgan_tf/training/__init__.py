@@ -1,0 +1,1 @@
+"""Training: the state and its steps, the phases, the loop and the run folder."""
