@@ -187,10 +187,10 @@ def build_phases(config: config_lib.Config):
   from seqgan_tf.data import input_pipeline, oracle as oracle_lib
   from seqgan_tf.modeling import rollout, sampler
   from seqgan_tf import tasks
-  from seqgan_tf.training import loop
+  from seqgan_tf.training.state import SeqGAN
 
   oracle = tasks.build_oracle(config)
-  model = loop.SeqGAN(config)
+  model = SeqGAN(config)
   nll_oracle = tf.function(lambda num, seed: oracle_lib.nll(
       oracle, sampler.sample_many(model.generator, num, seed)), autograph=False)
   model.update_rollout_policy(rate=0.0)

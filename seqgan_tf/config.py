@@ -13,9 +13,9 @@ from typing import Any
 
 
 TASKS = ("synthetic", "obama", "poems", "coco", "nottingham", "text")
-METHODS = ("mle", "ss", "pg_bleu", "seqgan")   # methods.py
+METHODS = ("mle", "ss", "pg_bleu", "seqgan")   # what trains G (--method)
 REWARD_BASELINES = ("none", "batch_mean")
-STRATEGIES = ("default", "mirrored", "multi_worker")   # distribute.py
+STRATEGIES = ("default", "mirrored", "multi_worker")   # training/distribute.py
 JIT_MODES = ("auto", "on", "off")
 DIS_DTYPES = ("float32", "bfloat16")         # D's compute dtype (models.py)
 MODES = ("train", "export", "sample")

@@ -16,13 +16,13 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import bleu
+from seqgan_tf import bleu, seeds
+from seqgan_tf.seeds import SeedPath
 from seqgan_tf.data import corpora, input_pipeline, oracle as oracle_lib, tokenizer
 from seqgan_tf.modeling import Generator, baselines, chunked_log_probs, sampler
 from seqgan_tf.config import Config, ConfigError
 
 Metrics = dict[str, float]
-DATA_PHASE = 5  # seed path of the oracle's training set (train.py uses 1-4)
 
 
 class Task(Protocol):
@@ -106,7 +106,7 @@ class SyntheticTask:
     # draw is stateless, so always the same), never trained on.
     self.test = tf.function(sampler.sample_many, autograph=False)(
         self.oracle, config.nll_samples,
-        sampler.seed_at(config.seed, DATA_PHASE, 1))
+        seeds.stateless_seed(config.seed, SeedPath.DATA, 1))
     self._log_probs = tf.function(chunked_log_probs, autograph=False)
     self.metric_names = ("nll_oracle", "nll_test", "distinct")
     self.final_evaluation_scale = config.final_nll_samples / config.nll_samples
@@ -128,7 +128,7 @@ class SyntheticTask:
     if tf.io.gfile.exists(path):           # written by an earlier start
       return input_pipeline.read_token_file(path, config.vocab_size,
                                             config.seq_length)
-    seed = sampler.seed_at(config.seed, DATA_PHASE)
+    seed = seeds.stateless_seed(config.seed, SeedPath.DATA)
     real = tf.function(sampler.sample_many, autograph=False)(
         self.oracle, config.num_train, seed).numpy()
     input_pipeline.write_token_file(path, real)

@@ -98,7 +98,7 @@ class ClipNormTest(tf.test.TestCase):
       else:
         dense = g.numpy().astype(np.float64)
       squares += np.sum(dense ** 2)
-    reduced = model._all_reduce(raw)  # pylint: disable=protected-access
+    reduced = model.devices.all_reduce(raw)
     self.assertFalse(any(isinstance(g, tf.IndexedSlices) for g in reduced))
     self.assertAllClose(tf.linalg.global_norm(reduced), np.sqrt(squares),
                         rtol=1e-5)

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from conftest import smoke_config
 from seqgan_tf import tasks
+from seqgan_tf.seeds import SeedPath
 from seqgan_tf.training import loop, phases, workdir as workdir_lib
 
 
@@ -75,18 +76,18 @@ class StopAndResumeTest(tf.test.TestCase):
     pieces = self.create_tempdir().full_path
     # 1. Inside MLE epoch 2, before its batch 5 (index 4).
     ckpt = self._stop(sigterm_at(batches_call=2, index=3), config, pieces,
-                      "MLE pre-training unit 2", [loop.MLE, 4, 0, 0, 0])
+                      "MLE pre-training unit 2", [SeedPath.MLE, 4, 0, 0, 0])
     self.assertEqual(ckpt.get_tensor(
         "mle_epochs_done/.ATTRIBUTES/VARIABLE_VALUE"), 1)
     # 2. Between the two G steps of adversarial iteration 1.
     self._stop(sigterm_after_first_generator_step(), config, pieces,
-               "adversarial unit 1", [loop.ADVERSARIAL, 1, 0, 0, 0])
+               "adversarial unit 1", [SeedPath.ADVERSARIAL, 1, 0, 0, 0])
     with open(os.path.join(pieces, workdir_lib.WALL_CLOCK_FILE)) as f:
       mle_seconds = json.load(f)["phases"]["mle"]   # MLE is over by now
     self.assertGreater(mle_seconds, 0.0)
     # 3. Inside the D step of adversarial iteration 2, before its batch 3.
     self._stop(sigterm_at(batches_call=2, index=1), config, pieces,
-               "adversarial unit 2", [loop.ADVERSARIAL, 2, 0, 0, 2])
+               "adversarial unit 2", [SeedPath.ADVERSARIAL, 2, 0, 0, 2])
     # 4. To the end.
     resumed = loop.train_and_evaluate(config, pieces)
     self.assertEqual(resumed["nll_oracle"], expected["nll_oracle"])

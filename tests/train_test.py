@@ -9,7 +9,10 @@ from absl import flags
 
 from seqgan_tf import cli_flags, config as config_lib
 from seqgan_tf.data import input_pipeline
-from seqgan_tf.training import loop, progress, steps, workdir as workdir_lib
+from seqgan_tf.modeling import losses
+from seqgan_tf.seeds import SeedPath
+from seqgan_tf.training import loop, phases, signals, workdir as workdir_lib
+from seqgan_tf.training.state import SeqGAN
 from seqgan_tf.modeling import Discriminator, Generator, through_end
 
 TINY = config_lib.replace(
@@ -22,7 +25,7 @@ TINY = config_lib.replace(
 class RolloutPolicyTest(tf.test.TestCase):
 
   def test_update_is_exponential_moving_average(self):
-    model = loop.SeqGAN(config_lib.replace(TINY, rollout_update_rate=0.8))
+    model = SeqGAN(config_lib.replace(TINY, rollout_update_rate=0.8))
     beta0 = [w.numpy() for w in model.rollout_policy.weights]
     theta = [w.numpy() for w in model.generator.weights]
     model.update_rollout_policy()
@@ -31,7 +34,7 @@ class RolloutPolicyTest(tf.test.TestCase):
     self.assertNotAllClose(beta0[0], theta[0])  # the test is not vacuous
 
   def test_rate_zero_copies_and_rate_one_freezes(self):
-    model = loop.SeqGAN(TINY)
+    model = SeqGAN(TINY)
     frozen = [w.numpy() for w in model.rollout_policy.weights]
     model.update_rollout_policy(rate=1.0)
     for a, b in zip(frozen, model.rollout_policy.weights):
@@ -46,7 +49,7 @@ class PolicyGradientTest(tf.test.TestCase):
   def test_loss_is_negative_reward_weighted_sum(self):
     log_probs = tf.constant([[-1.0, -2.0], [-0.5, -3.0]])
     reward = tf.constant([[0.5, 1.0], [0.0, 0.25]])
-    self.assertNear(float(loop.policy_gradient_loss(log_probs, reward)),
+    self.assertNear(float(losses.policy_gradient_loss(log_probs, reward)),
                     0.5 * 1 + 1.0 * 2 + 0.0 + 0.25 * 3, 1e-6)
 
   def test_step_raises_log_prob_of_rewarded_token(self):
@@ -55,7 +58,7 @@ class PolicyGradientTest(tf.test.TestCase):
     reward = tf.constant([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])  # only y=2 at t=2
     before = gen.log_probs(tokens).numpy()
     with tf.GradientTape() as tape:
-      loss = loop.policy_gradient_loss(gen.log_probs(tokens), reward)
+      loss = losses.policy_gradient_loss(gen.log_probs(tokens), reward)
     grads = tape.gradient(loss, gen.trainable_variables)
     for var, grad in zip(gen.trainable_variables, grads):
       var.assign_sub(0.1 * tf.convert_to_tensor(grad))
@@ -66,7 +69,7 @@ class PolicyGradientTest(tf.test.TestCase):
     gen = Generator(8, 4, 4, seq_length=3, seed=0)
     tokens = tf.constant([[1, 2, 3]])
     with tf.GradientTape() as tape:
-      loss = loop.policy_gradient_loss(gen.log_probs(tokens),
+      loss = losses.policy_gradient_loss(gen.log_probs(tokens),
                                         tf.zeros([1, 3]))
     for grad in tape.gradient(loss, gen.trainable_variables):
       self.assertAllClose(tf.convert_to_tensor(grad),
@@ -76,7 +79,7 @@ class PolicyGradientTest(tf.test.TestCase):
 class AdversarialStepTest(tf.test.TestCase):
 
   def test_generator_step_updates_theta_and_moves_beta(self):
-    model = loop.SeqGAN(config_lib.replace(TINY, rollout_update_rate=0.5))
+    model = SeqGAN(config_lib.replace(TINY, rollout_update_rate=0.5))
     model.update_rollout_policy(rate=0.0)
     theta0 = [w.numpy() for w in model.generator.weights]
     out = model.adversarial_generator_step(tf.constant([1, 2]))
@@ -89,7 +92,7 @@ class AdversarialStepTest(tf.test.TestCase):
 
   def test_discriminator_learns_to_separate(self):
     config = config_lib.replace(TINY, dis_learning_rate=0.01)
-    model = loop.SeqGAN(config)
+    model = SeqGAN(config)
     real = tf.fill([64, 5], 1)                     # all 1s
     fake = tf.fill([64, 5], 2)                     # all 2s
     for epoch in range(5):
@@ -145,7 +148,7 @@ class EndOfSequenceTest(tf.test.TestCase):
       log_probs = gen.log_probs(tokens).numpy()
       # By hand: row 0 counts positions 0-2, row 1 positions 0-1.
       expected = -(log_probs[0, :3].sum() + log_probs[1, :2].sum()) / 5
-      loss = float(steps.mle_loss(gen.log_probs(tokens),
+      loss = float(losses.mle_loss(gen.log_probs(tokens),
                                   through_end(tokens, 2)))
       self.assertNear(loss, expected, 1e-6)
       losses.append(loss)
@@ -155,7 +158,7 @@ class EndOfSequenceTest(tf.test.TestCase):
     log_probs = tf.constant([[-1.0, -2.0, -3.0], [-0.5, -4.0, -8.0]])
     reward = tf.constant([[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
     tokens = tf.constant([[5, 2, 7], [2, 6, 6]])
-    loss = loop.policy_gradient_loss(log_probs, reward,
+    loss = losses.policy_gradient_loss(log_probs, reward,
                                       through_end(tokens, 2))
     self.assertNear(float(loss), 0.5 * 1 + 0.5 * 2 + 1.0 * 0.5, 1e-6)
 
@@ -180,8 +183,8 @@ class BalancedClassesTest(tf.test.TestCase):
 
   def test_small_corpus_uses_all_real_and_as_many_negatives(self):
     rng = np.random.default_rng(0)
-    self.assertIsNone(loop.balanced_real_rows(40, 64, rng))
-    rows = loop.balanced_real_rows(100, 64, rng)
+    self.assertIsNone(phases.balanced_real_rows(40, 64, rng))
+    rows = phases.balanced_real_rows(100, 64, rng)
     self.assertLen(set(rows.tolist()), 64)
     self.assertTrue(all(0 <= r < 100 for r in rows))
 
@@ -195,8 +198,8 @@ class BalancedClassesTest(tf.test.TestCase):
         num_negatives=64, batch_size=8, tfds_dir=os.path.join(tmp, "tfds"))
     workdir = os.path.join(tmp, "run")
     workdir_lib.check(config, workdir)
-    trainer = loop.Trainer(config, workdir, progress.StopSignal())
-    real, fake = trainer.units.dis_data((loop.DIS_PRETRAIN, 0))
+    trainer = loop.Trainer(config, workdir, signals.StopSignal())
+    real, fake = trainer.phases.dis_data((SeedPath.DIS_PRETRAIN, 0))
     self.assertEqual(real.shape[0], 45)           # every 10th line held out
     self.assertEqual(fake.shape[0], real.shape[0])
 

@@ -13,7 +13,9 @@ import tensorflow as tf
 import step_cases
 from conftest import smoke_config
 from seqgan_tf.modeling import Generator, rollout
-from seqgan_tf.training import loop, steps
+from seqgan_tf.modeling import losses
+from seqgan_tf.training import loop
+from seqgan_tf.training.state import SeqGAN
 
 VOCAB, LENGTH, BATCH, ROLLOUTS = 6, 5, 8, 256
 
@@ -66,7 +68,7 @@ class XlaRolloutTest(tf.test.TestCase):
     grads = []
     for jit in (False, True):
       with tf.GradientTape() as tape:
-        loss = steps.policy_gradient_loss(policy.log_probs(tokens),
+        loss = losses.policy_gradient_loss(policy.log_probs(tokens),
                                           rewards[jit])
       grads.append(tf.concat([tf.reshape(tf.convert_to_tensor(g), [-1]) for g
                               in tape.gradient(loss, policy.trainable_variables)],
@@ -108,9 +110,9 @@ class XlaRunTest(tf.test.TestCase):
 
   def test_smoke_run_with_every_step_compiled(self):
     config = smoke_config(jit_compile="on")
-    model = loop.SeqGAN(config)
+    model = SeqGAN(config)
     self.assertTrue(model.jit)
-    self.assertFalse(loop.SeqGAN(smoke_config(jit_compile="auto")).jit
+    self.assertFalse(SeqGAN(smoke_config(jit_compile="auto")).jit
                      and not tf.config.list_physical_devices("GPU"))
     results = loop.train_and_evaluate(config,
                                        self.create_tempdir().full_path)

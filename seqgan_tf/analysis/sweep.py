@@ -23,12 +23,12 @@ import sys
 import tensorflow as tf
 from absl import app, flags
 
-from seqgan_tf import config as config_lib, export, tasks
+from seqgan_tf import config as config_lib, export, seeds, tasks
 from seqgan_tf.analysis import report
-from seqgan_tf.modeling import Generator, sampler
+from seqgan_tf.modeling import Generator
+from seqgan_tf.seeds import SeedPath
 from seqgan_tf.training import workdir as workdir_lib
 
-SWEEP_SEED_PHASE = 6     # seed path (phases 1-5 are training's and data's)
 
 
 def tempered(generator: Generator, temperature: float,
@@ -70,7 +70,7 @@ def sweep_run(label: str, workdir: str, temperatures: list[float],
                                 eval_samples=samples)
   task = tasks.build(config, workdir)
   generator = export.restore_generator(config, workdir)
-  seed = sampler.seed_at(config.seed, SWEEP_SEED_PHASE)
+  seed = seeds.stateless_seed(config.seed, SeedPath.SWEEP)
   rows, copy = [], None
   for temperature in temperatures:
     copy = tempered(generator, temperature, copy)

@@ -22,9 +22,6 @@ from seqgan_tf import bleu
 from seqgan_tf.modeling import Generator, sampler, through_end
 from seqgan_tf.training import distribute
 
-METHODS = ("mle", "ss", "pg_bleu", "seqgan")
-
-
 def ss_truth_rate(epoch: int, decay: float) -> float:
   """w of MLE epoch `epoch` (0-based): 1 - decay * (epoch + 1), at least 0.
 

@@ -17,9 +17,6 @@ from typing import Callable
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
-
-
 @functools.lru_cache(maxsize=None)
 def make_strategy(name: str) -> tf.distribute.Strategy:
   """default: one device; mirrored: every local GPU (or CPU device);
@@ -123,3 +120,49 @@ def distribute(strategy: tf.distribute.Strategy,
     return dataset.with_options(options)
 
   return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+class Replicas:
+  """What a step does across replicas; on one device, the plain step.
+
+  Each step runs its replica function on every replica's share of the global
+  batch (`run`), all-reduces the gradients before the update (`all_reduce`)
+  and sums the returned metrics over replicas.
+  """
+
+  def __init__(self, strategy: tf.distribute.Strategy):
+    self.strategy = strategy
+    self.count = strategy.num_replicas_in_sync
+
+  def run(self, replica_fn, *args) -> dict[str, tf.Tensor]:
+    """`replica_fn(*args)` on every replica, its dict of metrics summed."""
+    per_replica = self.strategy.run(replica_fn, args=args)
+    return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in per_replica.items()}
+
+  def sum(self, value):
+    """`value` (a tensor or list) summed over replicas; itself on one."""
+    if self.count == 1:
+      return value
+    return tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, value)
+
+  def all_reduce(self, grads: list) -> list:
+    """The whole batch's gradients, dense, on every replica.
+
+    Dense first, on any number of replicas: an embedding's gradient is
+    IndexedSlices with one row per token occurrence, and Keras' global norm
+    (like TF1's tf.global_norm, which the authors' clip used) adds up each
+    occurrence's squared norm rather than that of their sum, so the clip
+    would differ between one device and an all-reduce (which sums the rows).
+    Summing them here clips by the true norm. FusedAdam densifies anyway.
+    """
+    grads = [tf.convert_to_tensor(g) for g in grads]
+    return grads if self.count == 1 else self.sum(grads)
+
+  def share(self, mean: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+    """A replica's part of a global mean: its mean over `count` items times
+    count / (the items over all replicas), so that the parts sum to it."""
+    if self.count == 1:
+      return mean
+    return mean * count / self.sum(count)

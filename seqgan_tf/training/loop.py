@@ -20,19 +20,16 @@ from absl import logging
 
 from seqgan_tf import export, tasks
 from seqgan_tf.data import input_pipeline
-from seqgan_tf.training import distribute, phases, progress, summaries, workdir as workdir_lib
+from seqgan_tf.training import (distribute, phases, progress, signals,
+                                summaries, workdir as workdir_lib)
 from seqgan_tf.config import Config
-from seqgan_tf.training.state import POSITION_SIZE, SeqGAN
-from seqgan_tf.training.steps import policy_gradient_loss
+from seqgan_tf.seeds import SeedPath, stateless_seed
+from seqgan_tf.training.state import Position, SeqGAN
 
 Metrics = dict[str, float]
-__all__ = ["SeqGAN", "policy_gradient_loss", "train_and_evaluate"]
 
-# Phase ids (units.py): in seeds and in the checkpoint's position.
 MLE, DIS_PRETRAIN, ADVERSARIAL, EVAL = (
-    phases.MLE, phases.DIS_PRETRAIN, phases.ADVERSARIAL, phases.EVAL)
-stateless_seed = phases.stateless_seed
-balanced_real_rows = phases.balanced_real_rows
+    SeedPath.MLE, SeedPath.DIS_PRETRAIN, SeedPath.ADVERSARIAL, SeedPath.EVAL)
 
 PHASE_NAMES = {MLE: "MLE pre-training", DIS_PRETRAIN: "D pre-training",
                ADVERSARIAL: "adversarial"}
@@ -61,7 +58,7 @@ class Trainer:
   """Runs (or resumes) the schedule of one workdir."""
 
   def __init__(self, config: Config, workdir: str,
-               stop: progress.StopSignal,
+               stop: signals.StopSignal,
                strategy: tf.distribute.Strategy | None = None):
     self.config, self.stop = config, stop
     # Over several machines every worker saves (TF needs it), but only the
@@ -89,7 +86,7 @@ class Trainer:
             max_to_keep=config.keep_checkpoints))
     self.log = summaries.RunLog(self.workdir)
     self.ticker = progress.Ticker(config.progress_secs)
-    self.units = phases.Units(config, self.model, self.task.real, stop,
+    self.phases = phases.PhaseWork(config, self.model, self.task.real, stop,
                                  self.ticker)
     self.clock = workdir_lib.WallClock(self.workdir)
 
@@ -115,10 +112,11 @@ class Trainer:
                  int(model.adv_iterations_done), self._where())
 
   def _where(self) -> str:
-    phase, *counters = [int(v) for v in self.model.position.numpy()]
-    if phase == 0:
+    position = self.model.read_position()
+    if position.phase == 0:
       return ""
-    return f"; inside the next {PHASE_NAMES[phase]} unit at {counters}"
+    return (f"; inside the next {PHASE_NAMES[position.phase]} unit at "
+            f"{list(position.counters)}")
 
   def save(self, why: str) -> str:
     path = self.manager.save()
@@ -128,8 +126,9 @@ class Trainer:
 
   def _counters(self, phase: int) -> list[int]:
     """Where to start inside the next unit of `phase` (zeros: its start)."""
-    position = [int(v) for v in self.model.position.numpy()]
-    return position[1:] if position[0] == phase else [0] * (POSITION_SIZE - 1)
+    position = self.model.read_position()
+    return list(position.counters if position.phase == phase
+                else Position().counters)
 
   # ---------------------------------------------------------------- phases
   def run_phase(self, phase: int, done: tf.Variable, total: int,
@@ -149,7 +148,7 @@ class Trainer:
       try:
         metrics = unit(index, self._counters(phase))
       except phases.Stop as stop:
-        self.model.position.assign([phase, *stop.counters])
+        self.model.save_position(Position(phase, tuple(stop.counters)))
         path = self.save(f"stopped by {self.stop.requested} inside "
                          f"{PHASE_NAMES[phase]} unit {index + 1}")
         raise StoppedError(
@@ -161,7 +160,7 @@ class Trainer:
                              self.manager.latest_checkpoint)
       self.clock.add(PHASE_KEYS[phase], time.monotonic() - started)
       done.assign(index + 1)
-      self.model.position.assign(tf.zeros([POSITION_SIZE], tf.int64))
+      self.model.save_position(Position())
       step = index + 1 if first_step is None else first_step + index + 1
       self.log.scalars(step, prefix, metrics)
       logging.info(clock.line(index + 1, metrics))
@@ -179,7 +178,7 @@ class Trainer:
     t0 = time.perf_counter()
     metrics, texts, per_sample = self.task.evaluate(
         self.model.generator,
-        stateless_seed(self.config, EVAL, global_step, int(final)), final)
+        stateless_seed(self.config.seed, EVAL, global_step, int(final)), final)
     self.log.evaluation(global_step, phase, final, metrics, texts, per_sample,
                         time.perf_counter() - t0)
     return metrics
@@ -191,8 +190,8 @@ class Trainer:
             int(model.adv_iterations_done))
     schedule = progress.Schedule.left(config, done, len(self.task.real),
                                       self.task.final_evaluation_scale)
-    seed = stateless_seed(config, EVAL, -1)
-    tokens = self.units.real[:config.batch_size]
+    seed = stateless_seed(config.seed, EVAL, -1)
+    tokens = self.phases.real[:config.batch_size]
     labels = tf.ones([config.batch_size], tf.int32)
     negatives = min(len(self.task.real), config.num_negatives)
     steps = {
@@ -205,7 +204,7 @@ class Trainer:
                                             tf.constant(0, tf.int32)),
         "generator_step": lambda: model.adversarial_generator_step(seed),
         "evaluation": lambda: self.task.evaluate(
-            model.generator, stateless_seed(config, EVAL, -2), False),
+            model.generator, stateless_seed(config.seed, EVAL, -2), False),
     }
     snapshot = model.snapshot()
     times = progress.time_steps(schedule, steps)
@@ -234,14 +233,14 @@ class Trainer:
     if int(model.mle_epochs_done) == 0 and not any(self._counters(MLE)):
       if config.pretrain_gen_epochs > 0:
         self.evaluate(0, EVAL_LABELS[MLE])
-    units = self.units
+    work = self.phases
     self.run_phase(MLE, model.mle_epochs_done, config.pretrain_gen_epochs,
-                   units.mle_epoch, "generator", first_step=0)
+                   work.mle_epoch, "generator", first_step=0)
     self.run_phase(DIS_PRETRAIN, model.dis_pretrain_steps_done,
-                   config.pretrain_dis_steps, units.dis_pretrain_step,
+                   config.pretrain_dis_steps, work.dis_pretrain_step,
                    "dis_pretrain", first_step=None)
     self.run_phase(ADVERSARIAL, model.adv_iterations_done,
-                   config.adv_iterations, units.adversarial_iteration,
+                   config.adv_iterations, work.adversarial_iteration,
                    "adversarial", first_step=config.pretrain_gen_epochs)
     return self.finish(final_step)
 
@@ -295,5 +294,5 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   keras.utils.set_random_seed(config.seed)
   if distribute.is_chief():   # the other workers follow the chief's run
     workdir_lib.check(config, workdir)
-  with progress.StopSignal() as stop:
+  with signals.StopSignal() as stop:
     return Trainer(config, workdir, stop, strategy).run()

@@ -49,3 +49,11 @@ class FusedAdam(keras.optimizers.Adam):
         # An embedding's IndexedSlices gradient becomes dense, as TF1's Adam
         # also decays every row's moments.
         grad=tf.convert_to_tensor(tf.cast(gradient, dtype)))
+
+
+def make_adam(learning_rate: float, clipnorm: float | None,
+              name: str) -> keras.optimizers.Adam:
+  """Adam with TF1's epsilon (1e-8), as the authors trained with, and an
+  optional global-norm clip."""
+  return FusedAdam(learning_rate, epsilon=1e-8, global_clipnorm=clipnorm,
+                   name=name)

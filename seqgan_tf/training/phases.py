@@ -17,14 +17,15 @@ import tensorflow as tf
 
 from seqgan_tf.data import input_pipeline
 from seqgan_tf.modeling import baselines, sampler
-from seqgan_tf.training import distribute, progress
+from seqgan_tf.training import distribute, progress, signals
 from seqgan_tf.config import Config
+from seqgan_tf.seeds import SeedPath, int_seed, stateless_seed
 from seqgan_tf.training.state import DIS_METRICS, PG_METRICS, SeqGAN
 
 Metrics = dict[str, float]
 
-# Phase ids, used in seeds and in the checkpoint's position.
-MLE, DIS_PRETRAIN, ADVERSARIAL, EVAL = 1, 2, 3, 4  # tasks.DATA_PHASE is 5
+MLE, DIS_PRETRAIN, ADVERSARIAL = (SeedPath.MLE, SeedPath.DIS_PRETRAIN,
+                                  SeedPath.ADVERSARIAL)
 # A mean token NLL this many times a uniform guess's log(V) has diverged,
 # finite or not (a learning rate of 1e30 gave 1e31 without a NaN).
 MAX_NLL_OVER_UNIFORM = 10.0
@@ -59,17 +60,6 @@ class Stop(Exception):
     self.counters = counters
 
 
-def stateless_seed(config: Config, *path: int) -> tf.Tensor:
-  """A [2] int32 seed for the draw at `path` (phase, counters...)."""
-  return sampler.seed_at(config.seed, *path)
-
-
-def int_seed(config: Config, *path: int) -> int:
-  """A Python int seed (tf.data shuffles) for the draw at `path`."""
-  return int(np.random.SeedSequence([config.seed, *path]).generate_state(1)[0]
-             % (2**31 - 1))
-
-
 def balanced_real_rows(num_real: int, num_negatives: int,
                        rng: np.random.Generator) -> np.ndarray | None:
   """Which real rows a D step uses: n = min(num_real, --num_negatives) of
@@ -81,11 +71,12 @@ def balanced_real_rows(num_real: int, num_negatives: int,
 
 
 
-class Units:
-  """The units of work, over one model, its real data and a stop signal."""
+class PhaseWork:
+  """The units of each phase, over one model, its real data and a stop
+  signal."""
 
   def __init__(self, config: Config, model: SeqGAN, real: np.ndarray,
-               stop: progress.StopSignal, ticker: progress.Ticker):
+               stop: signals.StopSignal, ticker: progress.Ticker):
     self.config, self.model, self.stop, self.ticker = config, model, stop, ticker
     self.num_real = len(real)
     self.real = tf.constant(real)
@@ -112,7 +103,7 @@ class Units:
   def mle_epoch(self, epoch: int, counters: list[int]) -> Metrics:
     config = self.config
     dataset = input_pipeline.mle_dataset(self.real, config.batch_size,
-                                         int_seed(config, MLE, epoch))
+                                         int_seed(config.seed, MLE, epoch))
     what = f"mle epoch {epoch + 1}, batch"
     truth_rate = baselines.ss_truth_rate(epoch, config.ss_decay)
     for index, tokens in self.batches(dataset, counters[0], self.mle_batches,
@@ -120,7 +111,7 @@ class Units:
       if config.method == "ss":
         self.model.scheduled_sampling_step(
             tokens, tf.constant(truth_rate, tf.float32),
-            stateless_seed(config, MLE, epoch, index))
+            stateless_seed(config.seed, MLE, epoch, index))
       else:
         self.model.mle_step(tokens)
     metrics = self.model.read_trackers("mle_loss")
@@ -131,13 +122,13 @@ class Units:
   def dis_data(self, path: tuple[int, ...]) -> tuple[tf.Tensor, tf.Tensor]:
     """Fresh negatives from G, and as many real sequences (equal classes)."""
     config = self.config
-    rng = np.random.default_rng(int_seed(config, *path, 2))
+    rng = np.random.default_rng(int_seed(config.seed, *path, 2))
     real_rows = balanced_real_rows(self.num_real, config.num_negatives,
                                    rng)
     positives = self.real if real_rows is None else tf.gather(self.real,
                                                               real_rows)
     fake = self.model.sample(int(positives.shape[0]),
-                             stateless_seed(config, *path, 0))
+                             stateless_seed(config.seed, *path, 0))
     return positives, fake
 
   def train_dis(self, path: tuple[int, ...], start: list[int],
@@ -148,8 +139,8 @@ class Units:
     batches = (positives.shape[0] + fake.shape[0]) // config.batch_size
     for epoch in range(start[0], config.dis_epochs):
       dataset = input_pipeline.dis_dataset(positives, fake, config.batch_size,
-                                           int_seed(config, *path, epoch))
-      seed = stateless_seed(config, *path, 1, epoch)
+                                           int_seed(config.seed, *path, epoch))
+      seed = stateless_seed(config.seed, *path, 1, epoch)
       first = start[1] if epoch == start[0] else 0
       for step, (tokens, labels) in self.batches(
           dataset, first, batches, f"{what}, D epoch {epoch + 1}, batch",
@@ -170,7 +161,7 @@ class Units:
     for g in range(g_start, config.adv_g_steps):
       self.check_stop(lambda: [g, 0, 0, 0])
       model.adversarial_generator_step(
-          stateless_seed(config, ADVERSARIAL, it, 0, g))
+          stateless_seed(config.seed, ADVERSARIAL, it, 0, g))
     for d in range(d_start, config.adv_d_steps):
       start = [epoch, batch] if d == d_start else [0, 0]
       self.train_dis((ADVERSARIAL, it, 1, d), start,

@@ -1,24 +1,21 @@
-"""The training state: players, optimisers, progress, and the compiled steps.
+"""The training state: players, optimisers, counters, checkpoint.
 
-`SeqGAN` alone knows what a checkpoint holds (`checkpoint()`); the loop in
-train.py drives its steps, which steps.py defines. Every step is one
-`tf.function` without AutoGraph: loops over tensors are static Python ranges,
-and epochs are driven from Python, one compiled step per batch (~0.3 ms a
-call). AutoGraph's conversion of nested bound-method tf.functions failed at
-random in long runs here ("missing 1 required positional argument") and is
-not needed.
+`SeqGAN` holds the players, their optimisers and the progress counters, and
+alone knows what a checkpoint holds (`checkpoint()`). Its compiled steps are
+steps.py's, over this state; phases.py calls them, loop.py runs the phases.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf.modeling import Discriminator, Generator, rollout
 from seqgan_tf.config import Config, ConfigError
-from seqgan_tf.training.optim import FusedAdam
-from seqgan_tf.training.steps import Steps
+from seqgan_tf.modeling import Discriminator, Generator, rollout
+from seqgan_tf.training import distribute, optim, steps as steps_lib
 
 Metrics = dict[str, float]
 
@@ -27,17 +24,25 @@ TRACKERS = ("mle_loss", "dis_loss", "dis_acc_real", "dis_acc_fake", "pg_loss",
             "reward_mean", "reward_final", "grad_norm")
 DIS_METRICS = ("dis_loss", "dis_acc_real", "dis_acc_fake")
 PG_METRICS = ("pg_loss", "reward_mean", "reward_final", "grad_norm")
-POSITION_SIZE = 5          # [phase, then up to 4 nested loop counters]
 
 
-def make_optimizer(learning_rate: float, clipnorm: float | None,
-                   name: str) -> keras.optimizers.Adam:
-  # TF1's Adam epsilon (1e-8), as the authors trained with.
-  return FusedAdam(learning_rate, epsilon=1e-8, global_clipnorm=clipnorm,
-                   name=name)
+@dataclasses.dataclass(frozen=True)
+class Position:
+  """Where inside a phase's unit a stopped run was; zeros between units.
+
+  phase: the phase's SeedPath id (0: between units). counters: its loop
+  counters, outermost first: an MLE epoch's batch; a D step's epoch and
+  batch; an adversarial iteration's G step, D step, D epoch and batch.
+  """
+  phase: int = 0
+  counters: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+  def values(self) -> list[int]:
+    """As the checkpoint stores it: [phase, *counters]."""
+    return [int(self.phase), *self.counters]
 
 
-class SeqGAN(Steps, tf.Module):
+class SeqGAN(tf.Module):
   """The players, their optimisers, progress counters and step functions.
 
   Args:
@@ -58,7 +63,8 @@ class SeqGAN(Steps, tf.Module):
     self.config = config
     self.end_token = end_token
     self.strategy = strategy or tf.distribute.get_strategy()
-    self.replicas = self.strategy.num_replicas_in_sync
+    self.devices = distribute.Replicas(self.strategy)
+    self.replicas = self.devices.count
     if config.batch_size % self.replicas:
       raise ConfigError(f"--batch_size={config.batch_size} does not split "
                         f"evenly over {self.replicas} replicas; use a "
@@ -73,25 +79,22 @@ class SeqGAN(Steps, tf.Module):
     self.dis_pretrain_steps_done = tf.Variable(0, dtype=tf.int64,
                                                trainable=False)
     self.adv_iterations_done = tf.Variable(0, dtype=tf.int64, trainable=False)
-    self.position = tf.Variable(tf.zeros([POSITION_SIZE], tf.int64),
-                                trainable=False)
+    self.position = tf.Variable(tf.zeros([len(Position().values())],
+                                         tf.int64), trainable=False)
 
-    # XLA where asked (--jit_compile), or by default where a GPU is visible:
-    # the MLE and D steps, and the G step with its roll-out. Sampling the
-    # negatives stays in graph mode: random draws under XLA measured 3-7x
-    # slower on CPU (TF_FACTS.md), and it has no gradient to fuse. Over
-    # several replicas a compiled step that updates variables fails (a
-    # resource of one device read on another, TF_FACTS.md): no XLA there.
-    self.jit = (config.use_xla(bool(tf.config.list_physical_devices("GPU")))
-                and self.replicas == 1)
-    self.mle_step = self._compile(self._mle_step)
-    self.scheduled_sampling_step = self._compile(self._scheduled_sampling_step)
-    self.dis_step = self._compile(self._dis_step)
-    self.adversarial_generator_step = self._compile(
-        self._adversarial_generator_step)
+    self.steps = steps_lib.Steps(self)
+    # The steps, called as the state's own (phases.py, the ETA probe, bench/).
+    self.mle_step = self.steps.mle_step
+    self.scheduled_sampling_step = self.steps.scheduled_sampling_step
+    self.dis_step = self.steps.dis_step
+    self.adversarial_generator_step = self.steps.adversarial_generator_step
+    self.sample = self.steps.sample
+    self.mle_epoch = self.steps.mle_epoch
+    self.dis_epoch = self.steps.dis_epoch
 
-  def _compile(self, step):
-    return tf.function(step, jit_compile=self.jit, autograph=False)
+  @property
+  def jit(self) -> bool:
+    return self.steps.jit
 
   def _build(self, config, vocab_size, start_token, end_token, reward):
     """The players, optimisers, counters and trackers (under the strategy)."""
@@ -107,11 +110,11 @@ class SeqGAN(Steps, tf.Module):
         end_token=end_token, compute_dtype=config.dis_compute_dtype)
     self.reward = reward or self.discriminator.prob_real
     # Separate Adam states for MLE and the policy gradient (authors' code).
-    self.mle_optimizer = make_optimizer(config.gen_learning_rate,
+    self.mle_optimizer = optim.make_adam(config.gen_learning_rate,
                                         config.gen_grad_clip, "mle_adam")
-    self.pg_optimizer = make_optimizer(config.gen_learning_rate,
+    self.pg_optimizer = optim.make_adam(config.gen_learning_rate,
                                        config.gen_grad_clip, "pg_adam")
-    self.dis_optimizer = make_optimizer(config.dis_learning_rate, None,
+    self.dis_optimizer = optim.make_adam(config.dis_learning_rate, None,
                                         "dis_adam")
     self.mle_optimizer.build(self.generator.trainable_variables)
     self.pg_optimizer.build(self.generator.trainable_variables)
@@ -148,49 +151,12 @@ class SeqGAN(Steps, tf.Module):
     for variable, value in zip(self._mutable_variables(), values):
       variable.assign(value)
 
-  # ------------------------------------------------------- across replicas
-  # Each step runs its replica function on every replica's share of the
-  # global batch (strategy.run), all-reduces the gradients before the update,
-  # and sums the returned metrics over replicas; on one device all of this
-  # is the plain step.
-  def _run(self, replica_fn, *args) -> dict[str, tf.Tensor]:
-    per_replica = self.strategy.run(replica_fn, args=args)
-    return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-            for k, v in per_replica.items()}
+  def read_position(self) -> Position:
+    phase, *counters = (int(v) for v in self.position.numpy())
+    return Position(phase, tuple(counters))
 
-  def _sum_over_replicas(self, value):
-    """`value` (a tensor or list) summed over replicas; itself on one."""
-    if self.replicas == 1:
-      return value
-    return tf.distribute.get_replica_context().all_reduce(
-        tf.distribute.ReduceOp.SUM, value)
-
-  def _all_reduce(self, grads: list) -> list:
-    """The whole batch's gradients, dense, on every replica.
-
-    Dense first, on any number of replicas: an embedding's gradient is
-    IndexedSlices with one row per token occurrence, and Keras' global norm
-    (like TF1's tf.global_norm, which the authors' clip used) adds up each
-    occurrence's squared norm rather than that of their sum, so the clip
-    would differ between one device and an all-reduce (which sums the rows).
-    Summing them here clips by the true norm. FusedAdam densifies anyway.
-    """
-    grads = [tf.convert_to_tensor(g) for g in grads]
-    return grads if self.replicas == 1 else self._sum_over_replicas(grads)
-
-  def _share(self, mean: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
-    """A replica's part of a global mean: its mean over `count` items times
-    count / (the items over all replicas), so that the parts sum to it."""
-    if self.replicas == 1:
-      return mean
-    return mean * count / self._sum_over_replicas(count)
-
-  @staticmethod
-  def _accumulate(tracker: keras.metrics.Mean, total: tf.Tensor,
-                  count: tf.Tensor) -> None:
-    """Adds a weighted sum to a Mean tracker (what update_state would add)."""
-    tracker.total.assign_add(total)
-    tracker.count.assign_add(count)
+  def save_position(self, position: Position) -> None:
+    self.position.assign(position.values())
 
   def update_rollout_policy(self, rate: float | None = None) -> None:
     """beta <- rate * beta + (1 - rate) * theta (rate 0 copies theta)."""
