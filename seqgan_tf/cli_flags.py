@@ -9,6 +9,7 @@ from typing import Any
 
 from absl import flags
 
+from seqgan_tf import presets
 from seqgan_tf.config import (DIS_DTYPES, JIT_MODES, METHOD_DEFAULTS, METHODS,
                               MODES, REWARD_BASELINES, STRATEGIES,
                               TASK_DEFAULTS, TASKS, Config, ConfigError,
@@ -169,6 +170,11 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                      flag_values=flag_values)
   flags.DEFINE_string("prefix", "", "sample: text to continue.",
                       flag_values=flag_values)
+  # Read by main.run before parsing (it becomes --flagfile=...); defined so
+  # that --help lists it.
+  flags.DEFINE_string("preset", None, "A shipped experiment by name (its "
+                      "flagfile), e.g. smoke, obama_paper, synthetic_fast; "
+                      "later flags override it.", flag_values=flag_values)
 
 
 def config_from_flags(values: flags.FlagValues,
@@ -204,6 +210,7 @@ def config_from_flags(values: flags.FlagValues,
         raise ConfigError(f"--{field.name}={','.join(value)}: must be a comma-"
                           f"separated list of integers") from e
     kwargs[field.name] = value
+  kwargs["train_file"] = presets.data_file(kwargs["train_file"])
   return validate(Config(**kwargs))
 
 

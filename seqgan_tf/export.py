@@ -192,7 +192,21 @@ def export(serving: GeneratorServing, export_base: str,
   finally:
     if tf.io.gfile.exists(tmp):
       shutil.rmtree(tmp, ignore_errors=True)
+  save_keras(serving.generator, os.path.join(export_base,
+                                             f"{model_name}.keras"))
   return final
+
+
+def save_keras(generator: Generator, path: str) -> None:
+  """G as a Keras file (`keras.saving.load_model(path)` gives it back), next
+  to the SavedModel versions: replaced atomically by each export."""
+  tmp = f"{path[:-len('.keras')]}.tmp-{os.getpid()}.keras"
+  try:
+    generator.save(tmp)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
 
 
 def load(export_dir: str):

@@ -1,19 +1,24 @@
-"""Entry point: `python -m seqgan_tf.main --task=synthetic --workdir=DIR`,
-or the `seqgan` console script with the same flags.
+"""Entry point: the `seqgan` command, or `python -m seqgan_tf.main`.
 
-Modes: train (then export), export, sample (from a SavedModel).
+  seqgan --task=obama                 # train, then export (modes: --mode)
+  seqgan --preset=smoke               # a shipped flagfile (presets.py)
+  seqgan compare|report|sweep ...     # read finished runs (analysis/)
+  seqgan --version
 
-The only module that reads flags; it builds a Config and hands it on. With an
-existing workdir, flags not given take the values of the run saved there.
+The only module that reads the training flags; it builds a Config and hands
+it on. With an existing workdir, flags not given take the values of the run
+saved there.
 """
 
+import importlib
+import importlib.util
 import os
 import signal
 import sys
 
 from absl import app, flags, logging
 
-from seqgan_tf import cli_flags, config as config_lib
+from seqgan_tf import __version__, cli_flags, config as config_lib, presets
 
 cli_flags.define_flags()
 # The flags are defined in cli_flags.py; adopting them makes `--help` list them.
@@ -96,14 +101,41 @@ def main(argv):
   return 0
 
 
-def run():
-  """The `seqgan` console script."""
+COMMANDS = {"compare": "seqgan_tf.analysis.compare",
+            "report": "seqgan_tf.analysis.report",
+            "sweep": "seqgan_tf.analysis.sweep"}
+NO_TENSORFLOW = ("seqgan_tf needs TensorFlow, which is not installed: install "
+                 "the package with its CPU or GPU extra, e.g. pip install "
+                 "'seqgan_tf[cpu]' (or '.[cpu]' in a checkout; '[gpu]' on a "
+                 "machine with a GPU).")
+
+
+def run(argv: list[str] | None = None) -> None:
+  """The `seqgan` command: training, presets, the analysis commands."""
+  argv = list(sys.argv if argv is None else argv)
+  if argv[1:2] == ["--version"]:
+    print(f"seqgan_tf {__version__}")
+    return
+  if importlib.util.find_spec("tensorflow") is None:
+    print(NO_TENSORFLOW, file=sys.stderr)
+    sys.exit(EXIT_CONFIG)
+  if len(argv) > 1 and argv[1] in COMMANDS:
+    command = importlib.import_module(COMMANDS[argv[1]])
+    command.define_flags()
+    for flag in FLAGS.get_key_flags_for_module(command.__name__):
+      FLAGS.register_key_flag_for_module(argv[0], flag)
+    app.run(command.main, argv=[argv[0], *argv[2:]])
+  try:
+    argv = presets.expand(argv)
+  except ValueError as e:
+    print(e, file=sys.stderr)
+    sys.exit(EXIT_CONFIG)
   # absl's --help lists the key flags of the program it was started as;
   # here that is the script, not this module.
   for flag in FLAGS.get_key_flags_for_module(__name__):
-    FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-  app.run(main)
+    FLAGS.register_key_flag_for_module(argv[0], flag)
+  app.run(main, argv=argv)
 
 
 if __name__ == "__main__":
-  sys.exit(app.run(main))
+  run()

@@ -4,9 +4,12 @@ step on one device and on two; the clip's norm."""
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -108,32 +111,78 @@ class ClipNormTest(tf.test.TestCase):
                        2 * np.linalg.norm(occurrences))
 
 
-class MultiWorkerTest(tf.test.TestCase):
+def start_workers(workdir, cwd, *flags):
+  """Two worker processes of one smoke run on 127.0.0.1, logging to files."""
+  ports = free_ports(2)
+  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+  procs = []
+  for index in range(2):
+    tf_config = json.dumps({"cluster": cluster,
+                            "task": {"type": "worker", "index": index}})
+    log = open(os.path.join(cwd, f"worker{index}.log"), "w")
+    procs.append((subprocess.Popen(
+        [sys.executable, "-m", "seqgan_tf.main",
+         f"--flagfile={REPO / 'flags' / 'smoke.flags'}",
+         "--strategy=multi_worker", f"--workdir={workdir}", *flags],
+        env=env(TF_CONFIG=tf_config), cwd=cwd, stdout=log,
+        stderr=subprocess.STDOUT), log))
+  return procs
 
-  def test_two_workers_run_the_schedule(self):
+
+def finish(procs, timeout=900):
+  """Each worker's exit code and log."""
+  out = []
+  for proc, log in procs:
+    proc.wait(timeout=timeout)
+    log.close()
+    with open(log.name) as f:
+      out.append((proc.returncode, f.read()))
+  return out
+
+
+class MultiWorkerTest(tf.test.TestCase):
+  # A longer MLE phase than the smoke preset's, so that a signal sent after
+  # its first epoch lands inside the run.
+  FLAGS = ("--pretrain_gen_epochs=12", "--eval_every=100")
+
+  def test_two_workers_run_stop_together_and_resume(self):
+    """The schedule on two workers; then SIGTERM to worker 1 alone after
+    its first MLE epoch: both stop at the same step with exit code 143
+    after a checkpoint, and the same command on both finishes the run with
+    the uninterrupted run's result."""
     root = self.create_tempdir().full_path
-    workdir = os.path.join(root, "run")
-    ports = free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    procs = []
-    for index in range(2):
-      tf_config = json.dumps({"cluster": cluster,
-                              "task": {"type": "worker", "index": index}})
-      procs.append(subprocess.Popen(
-          [sys.executable, "-m", "seqgan_tf.main",
-           f"--flagfile={REPO / 'flags' / 'smoke.flags'}",
-           "--strategy=multi_worker", f"--workdir={workdir}"],
-          env=env(TF_CONFIG=tf_config), cwd=root,
-          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    for proc in procs:
-      output, _ = proc.communicate(timeout=900)
-      self.assertEqual(proc.returncode, 0, output[-3000:])
-    with open(os.path.join(workdir, "results.json")) as f:
-      self.assertGreater(json.load(f)["nll_oracle"], 0.0)
+    whole = os.path.join(root, "whole")
+    for code, log in finish(start_workers(whole, root, *self.FLAGS)):
+      self.assertEqual(code, 0, log[-3000:])
+    with open(os.path.join(whole, "results.json")) as f:
+      expected = json.load(f)["nll_oracle"]
     self.assertIsNotNone(tf.train.latest_checkpoint(
-        os.path.join(workdir, "checkpoints")))
+        os.path.join(whole, "checkpoints")))
     # The second worker's files are its own, inside the run.
-    self.assertTrue(os.path.isdir(os.path.join(workdir, "worker-worker-1")))
+    self.assertTrue(os.path.isdir(os.path.join(whole, "worker-worker-1")))
+
+    pieces = os.path.join(root, "pieces")
+    procs = start_workers(pieces, root, *self.FLAGS)
+    deadline = time.monotonic() + 600
+    while "MLE epoch 1/" not in open(procs[1][1].name).read():
+      self.assertLess(time.monotonic(), deadline, "no MLE epoch logged")
+      self.assertIsNone(procs[1][0].poll(), "worker 1 ended early")
+      time.sleep(0.02)
+    procs[1][0].send_signal(signal.SIGTERM)
+    stopped = finish(procs)
+    for code, log in stopped:
+      self.assertEqual(code, 128 + signal.SIGTERM, log[-3000:])
+    # Both name the same position, after a checkpoint.
+    where = [re.search(r"holds the position inside (.*?)\. Run", log).group(1)
+             for _, log in stopped]
+    self.assertEqual(where[0], where[1])
+    self.assertIn("stopped by SIGTERM", stopped[0][1])   # worker 0 agreed
+    self.assertFalse(os.path.exists(os.path.join(pieces, "results.json")))
+    for code, log in finish(start_workers(pieces, root, *self.FLAGS)):
+      self.assertEqual(code, 0, log[-3000:])
+      self.assertIn("Resumed from", log)
+    with open(os.path.join(pieces, "results.json")) as f:
+      self.assertAllClose(json.load(f)["nll_oracle"], expected, atol=1e-3)
 
 
 class HelpersTest(tf.test.TestCase):

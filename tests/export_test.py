@@ -1,5 +1,5 @@
 """Export and serving, as a user meets them: a fresh process, saved_model_cli,
-the README's REST bodies, TensorBoard over HTTP, versions, bad input."""
+the REST bodies of docs/usage.md, TensorBoard over HTTP, versions, bad input."""
 
 import json
 import os
@@ -115,6 +115,21 @@ class ExportTest(tf.test.TestCase):
     self.assertEqual(alone["tokens"].numpy().tolist()[0],
                      fresh["sample"]["tokens"][0])
 
+  def test_keras_file_beside_the_versions_samples_as_the_checkpoint(self):
+    """export/<model>.keras: keras.saving.load_model gives back G, which
+    draws the same tokens as G restored from the checkpoint."""
+    import keras  # pylint: disable=g-import-not-at-top
+    from seqgan_tf.modeling import sampler  # pylint: disable=g-import-not-at-top
+    path = os.path.join(self.workdir, "export", "tiny.keras")
+    loaded = keras.saving.load_model(path)
+    restored = self.in_process_serving().generator
+    self.assertEqual(type(loaded).__name__, "Generator")
+    seed = tf.constant([5, 6])
+    self.assertAllEqual(sampler.sample(loaded, 16, seed),
+                        sampler.sample(restored, 16, seed))
+    self.assertNotAllEqual(sampler.sample(loaded, 16, seed),
+                           sampler.sample(loaded, 16, tf.constant([5, 7])))
+
   def test_exported_graph_has_no_xla_function(self):
     """TF Serving runs graph ops; training's XLA-fused softmax must not leak
     into the SavedModel (Generator.log_probs(use_xla=False) in export)."""
@@ -154,7 +169,7 @@ class ExportTest(tf.test.TestCase):
     self.assertRegex(text, r"\[b'[^']+' b'[^']+'\]")  # two decoded rows
 
   def test_readme_rest_bodies_map_onto_signatures(self):
-    with open(os.path.join(REPO, "README.md")) as f:
+    with open(os.path.join(REPO, "docs", "usage.md")) as f:
       readme = f.read()
     model = tf.saved_model.load(self.version_dir)
     bodies = re.findall(r"<!-- rest:(\w+) -->\s*```json\n(.*?)\n```", readme,

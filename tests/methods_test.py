@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from conftest import smoke_config
 from seqgan_tf import config as config_lib, export
-from seqgan_tf.training import loop, workdir as workdir_lib
+from seqgan_tf.training import loop, signals, workdir as workdir_lib
 
 NO_D = dict(pretrain_dis_steps=0, adv_iterations=0)
 
@@ -51,7 +51,7 @@ class MethodRunTest(tf.test.TestCase):
     workdir = self.create_tempdir().full_path
     config = smoke_config(method="pg_bleu", pretrain_dis_steps=0,
                           adv_d_steps=0)
-    trainer = loop.Trainer(config, workdir, _NoStop())
+    trainer = loop.Trainer(config, workdir, signals.StopSignal())
     before = [v.numpy() for v in trainer.model.discriminator.weights]
     trainer.run()
     for a, b in zip(before, trainer.model.discriminator.weights):
@@ -75,7 +75,7 @@ class InitFromTest(tf.test.TestCase):
 
     workdir = self.create_tempdir().full_path
     config = smoke_config(init_from=source, adv_iterations=1)
-    trainer = loop.Trainer(config, workdir, _NoStop())
+    trainer = loop.Trainer(config, workdir, signals.StopSignal())
     trainer.restore()
     self.assertEqual(int(trainer.model.mle_epochs_done),
                      config.pretrain_gen_epochs)
@@ -101,10 +101,6 @@ class InitFromTest(tf.test.TestCase):
     config = smoke_config(init_from=self.create_tempdir().full_path)
     with self.assertRaisesRegex(workdir_lib.WorkdirError, "holds no run"):
       loop.train_and_evaluate(config, self.create_tempdir().full_path)
-
-
-class _NoStop:
-  requested = None
 
 
 if __name__ == "__main__":

@@ -37,6 +37,25 @@ class FusedAdamTest(tf.test.TestCase):
                               msg=f"clip={clip} step={step}")
       self.assertNotAllClose(ours[0][0], ours[-1][0])  # it did move
 
+  def test_falls_back_to_keras_update_without_its_internals(self):
+    """A Keras release without an internal the fused kernel reads: the
+    parent's update, still equal to Keras' Adam."""
+
+    class Missing(FusedAdam):
+      FUSED_NEEDS = FusedAdam.FUSED_NEEDS + ("_not_in_any_keras",)
+
+    args = dict(learning_rate=0.01, epsilon=1e-8, global_clipnorm=1.0)
+    fallback = Missing(**args)
+    ours = self._run(fallback)
+    self.assertFalse(fallback.fused)
+    fused = FusedAdam(**args)
+    self._run(fused, steps=1)
+    self.assertTrue(fused.fused)
+    reference = self._run(keras.optimizers.Adam(**args))
+    for a, b in zip(ours, reference):
+      for x, y in zip(a, b):
+        self.assertAllClose(x, y, rtol=1e-6, atol=1e-7)
+
   def test_amsgrad_is_refused(self):
     with self.assertRaisesRegex(ValueError, "amsgrad"):
       FusedAdam(amsgrad=True)

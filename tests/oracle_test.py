@@ -64,7 +64,7 @@ class PaperOracleTest(tf.test.TestCase):
   def test_real_data_nll_matches_float64_reference(self):
     real = input_pipeline.read_token_file(
         shared_file("synthetic", "real_data.txt"), 5000, 20)
-    # 5.7609: the float64 NumPy value of these equations (SEQGAN_FACTS.md).
+    # 5.7609: the float64 NumPy value of these equations (computed once from the authors' parameters).
     self.assertNear(float(self.nll(tf.constant(real))), 5.7609, 1e-3)
     # And our step equals the NumPy reference on a few of those rows.
     self.assertAllClose(self.model.log_probs(tf.constant(real[:4])),

@@ -112,7 +112,7 @@ class ConfigTest(tf.test.TestCase):
     self.assertEqual(config_lib.paper_kernels(20),
                      (config_lib.PAPER_FILTER_SIZES,
                       config_lib.PAPER_NUM_FILTERS))
-    # SEQGAN_FACTS.md: the paper's set for length 32.
+    # The paper's set for length 32 (its music and Obama experiments).
     self.assertEqual(config_lib.paper_kernels(32), (
         (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 24, 32),
         (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160, 160)))

@@ -1,7 +1,7 @@
 """XLA against graph mode: the roll-out, every method's step, and a run.
 
 XLA draws other random numbers than graph mode for the same stateless seed
-(TF_FACTS.md), so the two are compared as estimates of the same expectation:
+(TensorFlow 2.21 on CPU), so the two are compared as estimates of the same expectation:
 per prefix length, the mean score of the completions must agree within five
 standard errors of a two-sample test, and the policy gradients they give on
 the same tokens must point the same way.

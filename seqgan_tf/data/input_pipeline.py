@@ -122,8 +122,7 @@ def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
   The batches here are slices of tensors in memory: there is nothing to tune,
   and in TF 2.21 autotuning costs whole seconds. Deleting an iterator waits
   for the autotune thread's current sleep, which doubles from 10 ms, so an
-  epoch whose loop took 23 s ended at 40.95 s from its start (10 ms x 4,095),
-  idle for the 17 s between (bench/results/issue9_before_after.md).
+  epoch could end long after its last step (bench/README.md).
   """
   options = tf.data.Options()
   options.autotune.enabled = False

@@ -4,7 +4,7 @@
   ground truth with probability w and G's own sample otherwise; w falls by
   --ss_decay before every epoch. This is the per-token mixing the paper
   describes; the authors' 2016 code flipped one coin for the whole run (read
-  from their tree, SEQGAN_FACTS.md).
+  from their code).
 - PG-BLEU: SeqGAN's policy gradient and roll-out with D replaced by the BLEU
   of each completion against the training set (`BleuReward`), computed in the
   graph so that it runs inside the roll-out's tf.function.

@@ -11,6 +11,7 @@ from seqgan_tf.modeling.generator import through_end
 from seqgan_tf.training import distribute
 
 
+@keras.saving.register_keras_serializable(package="seqgan_tf")
 class Discriminator(keras.Model):
   """The paper's CNN: P(real) of a [batch, time] token sequence.
 
@@ -19,7 +20,7 @@ class Discriminator(keras.Model):
   one highway layer (ReLU transform, sigmoid gate, gate bias 0); dropout; a
   2-way (fake, real) output layer carrying the L2 penalty. Conv1D runs the
   authors' convolutions in the layout oneDNN is fast at (their Conv2D over a
-  one-channel image was ~10x slower here).
+  one-channel image measured an order of magnitude slower).
 
   With an `end_token`, every position after a row's first end token is read
   as `pad_token`: D judges only what was written, in training and when it
@@ -43,6 +44,12 @@ class Discriminator(keras.Model):
     self.dropout_rate = 1.0 - dropout_keep
     self.l2 = l2
     self.end_token, self.pad_token = end_token, pad_token
+    self._config = {"vocab_size": vocab_size, "emb_dim": emb_dim,
+                    "filter_sizes": list(filter_sizes),
+                    "num_filters": list(num_filters),
+                    "dropout_keep": dropout_keep, "l2": l2, "seed": seed,
+                    "name": name, "end_token": end_token,
+                    "pad_token": pad_token, "compute_dtype": compute_dtype}
 
     def seeded(init, offset, **kw):
       return init(seed=None if seed is None else seed + offset, **kw)
@@ -73,6 +80,10 @@ class Discriminator(keras.Model):
                                   stddev=0.1),
         bias_initializer=keras.initializers.Constant(0.1))
     self(tf.zeros([1, max(filter_sizes)], tf.int32))
+
+  def get_config(self) -> dict:
+    """The constructor's arguments, for `.keras` files (see Generator)."""
+    return dict(self._config)
 
   def call(self, tokens: tf.Tensor, training: bool = False,
            dropout_seed: tf.Tensor | None = None,
@@ -117,9 +128,9 @@ class Discriminator(keras.Model):
 
     A kernel nearly as wide as the sequence sees few positions; there one
     matmul over the gathered windows does the same arithmetic as the Conv1D
-    and its gradient measured 2-4x faster than oneDNN's convolution gradient
-    (width 15 and 20 at length 20: 10.5 and 6.9 ms -> 4.6 and 1.8 ms a
-    training step, bench/). Elsewhere the convolution is as fast or faster.
+    and its gradient measured several times faster than oneDNN's convolution
+    gradient (widths 15 and 20 at length 20; bench/dis_widths.py). Elsewhere
+    the convolution is as fast or faster.
 
     Args:
       conv: the width's layer (it owns the kernel [width, emb, filters]).

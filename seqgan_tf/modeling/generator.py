@@ -16,9 +16,9 @@ from seqgan_tf.training import distribute
 
 State = list  # [h, c], each [batch, hidden]
 
-# Rows of [rows, vocab] logits made at once. 512 x 5,000 float32 is 10 MB, well
-# inside this machine's 32 MB L3; at 1,280 rows and more the same work was
-# 2-3x slower per row (measured in bench/).
+# Rows of [rows, vocab] logits made at once: 512 x 5,000 float32 is 10 MB,
+# inside a server CPU's L3 cache; much larger blocks ran several times slower
+# per row (bench/README.md).
 LOGIT_ROWS = 512
 
 
@@ -27,8 +27,8 @@ def _picked_log_softmax(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
   """log softmax(logits)[target] per row: [rows, vocab], [rows] -> [rows].
 
   XLA fuses the max, the sum of exponentials and the pick into two reads of
-  the logits. Alone it measured no faster than graph mode here (the exps
-  dominate); the gradient below gains from the same fusion.
+  the logits. Alone it measured no faster than graph mode (the exps dominate);
+  the gradient below gains from the same fusion.
   """
   picked = tf.gather(logits, targets, batch_dims=1)
   return picked - tf.reduce_logsumexp(logits, axis=-1)
@@ -57,7 +57,7 @@ def output_log_probs(h: tf.Tensor, kernel, bias, targets: tf.Tensor
                      ) -> tf.Tensor:
   """log softmax(h @ kernel + bias)[target] per row, with a hand-written
   gradient that makes the [rows, vocab] softmax gradient in one XLA pass
-  (~20% faster per MLE step than graph mode's autodiff on this CPU, bench/).
+  (an MLE step measured faster than with graph mode's autodiff, bench/).
 
   Args:
     h: [rows, hidden]; kernel: [hidden, vocab]; bias: [vocab] (tensors or
@@ -85,6 +85,7 @@ def _output_log_probs(h, kernel, bias, targets):
   return log_probs, grad
 
 
+@keras.saving.register_keras_serializable(package="seqgan_tf")
 class Generator(keras.Model):
   """LSTM policy G(y_t | y_<t) over a fixed length with a start token.
 
@@ -104,9 +105,11 @@ class Generator(keras.Model):
                name: str = "generator"):
     super().__init__(name=name)
     self.vocab_size = vocab_size
+    self.emb_dim = emb_dim
     self.hidden_dim = hidden_dim
     self.seq_length = seq_length
     self.start_token = start_token
+    self.init_stddev, self.seed = init_stddev, seed
 
     def init(offset):
       return keras.initializers.RandomNormal(
@@ -122,6 +125,15 @@ class Generator(keras.Model):
         name="output")
     # Build every layer now: the export and checkpoint code needs variables.
     self.step(tf.zeros([1], tf.int32), self.initial_state(1))
+    self.built = True
+
+  def get_config(self) -> dict:
+    """The constructor's arguments: `G.save("g.keras")` and
+    `keras.saving.load_model` rebuild G from them, then load its weights."""
+    return {"vocab_size": self.vocab_size, "emb_dim": self.emb_dim,
+            "hidden_dim": self.hidden_dim, "seq_length": self.seq_length,
+            "start_token": self.start_token, "init_stddev": self.init_stddev,
+            "seed": self.seed, "name": self.name}
 
   def initial_state(self, batch_size) -> State:
     zeros = tf.zeros([batch_size, self.hidden_dim])
@@ -180,8 +192,8 @@ class Generator(keras.Model):
 
     The [rows, vocab] logits are made a few timesteps at a time so that each
     slice stays in cache (`LOGIT_ROWS`), and each log-prob is the picked logit
-    minus the log-sum-exp: on this CPU both are ~2x faster than one fused
-    softmax cross-entropy over the whole [batch * time, vocab] block.
+    minus the log-sum-exp: both measured faster than one fused softmax
+    cross-entropy over the whole [batch * time, vocab] block (bench/).
 
     Args:
       tokens: [batch, time] ids.

@@ -3,12 +3,11 @@
 All randomness is stateless: a [2] int seed in, the same tokens out, so a
 resumed run draws exactly what an uninterrupted one would have drawn.
 
-Speed notes (2-core CPU, vocab 5,000): a draw is bound by memory traffic over
-the [rows, vocab] logits, not arithmetic. `tf.random.categorical` measured
-~13-17 us a row here; the two-level inverse-CDF draw below uses vectorised
-float32 ops (~10 us a row on 512-row chunks), and keeping
-each chunk's logits inside the L3 cache (<= ~1,024 rows of 5,000 floats)
-halves the cost of the output projection again. `bench/` measures both.
+Speed: a draw is bound by memory traffic over the [rows, vocab] logits, not
+arithmetic. The two-level inverse-CDF draw below uses vectorised float32 ops
+and measured faster than `tf.random.categorical`, and keeping each chunk's
+logits in cache (`LOGIT_ROWS`) cheapens the output projection again
+(bench/README.md).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ cheap next to the LSTM and D work they feed).
 from __future__ import annotations
 
 import functools
-import json
 import os
 from typing import Callable
 
@@ -39,26 +38,52 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
   return tf.distribute.get_strategy()
 
 
-def _tf_config() -> dict:
-  return json.loads(os.environ.get("TF_CONFIG") or "{}")
+def cluster_task() -> tuple[str | None, int, list[str]]:
+  """(this task's type, its index, the cluster's job names) from TF_CONFIG,
+  read by TensorFlow's own resolver; (None, 0, []) without a cluster."""
+  if not os.environ.get("TF_CONFIG"):
+    return None, 0, []
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  return (resolver.task_type, int(resolver.task_id or 0),
+          list(resolver.cluster_spec().jobs))
 
 
 def is_chief() -> bool:
   """Whether this process writes the run's files: the chief, else worker 0,
   or the only process when there is no TF_CONFIG."""
-  config = _tf_config()
-  task = config.get("task") or {}
-  if not task:
+  task_type, index, jobs = cluster_task()
+  if task_type is None:
     return True
-  if "chief" in config.get("cluster", {}):
-    return task.get("type") == "chief"
-  return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+  if "chief" in jobs:
+    return task_type == "chief"
+  return task_type == "worker" and index == 0
 
 
 def worker_folder() -> str:
   """Where a worker other than the chief writes (inside the run's folder)."""
-  task = _tf_config().get("task") or {}
-  return f"worker-{task.get('type', 'worker')}-{task.get('index', 0)}"
+  task_type, index, _ = cluster_task()
+  return f"worker-{task_type or 'worker'}-{index}"
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+  return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+@functools.lru_cache(maxsize=None)
+def _summed_over_workers(strategy: tf.distribute.Strategy):
+  @tf.function(autograph=False)
+  def summed(values: tf.Tensor) -> tf.Tensor:
+    per_replica = strategy.run(lambda: tf.identity(values))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+  return summed
+
+
+def sum_over_workers(strategy: tf.distribute.Strategy,
+                     values: list[float]) -> list[float]:
+  """`values` summed over every replica of every worker (a collective: all
+  workers must call it at the same point)."""
+  return [float(v) for v in _summed_over_workers(strategy)(
+      tf.constant(values, tf.float32)).numpy()]
 
 
 def uniform(shape: list[int], seed: tf.Tensor, axis: int = 0,

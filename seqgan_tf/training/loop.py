@@ -149,12 +149,12 @@ class Trainer:
         metrics = unit(index, self._counters(phase))
       except phases.Stop as stop:
         self.model.save_position(Position(phase, tuple(stop.counters)))
-        path = self.save(f"stopped by {self.stop.requested} inside "
+        path = self.save(f"stopped by {self.stop.stopping} inside "
                          f"{PHASE_NAMES[phase]} unit {index + 1}")
         raise StoppedError(
-            f"Stopped by {self.stop.requested}; {path} holds the position "
+            f"Stopped by {self.stop.stopping}; {path} holds the position "
             f"inside {PHASE_NAMES[phase]} unit {index + 1}. Run the same "
-            "command to resume from there.", self.stop.requested) from None
+            "command to resume from there.", self.stop.stopping) from None
       phases.check_finite(metrics, self.task.vocab_size,
                              f"{PHASE_NAMES[phase]} step {index + 1}",
                              self.manager.latest_checkpoint)

@@ -2,14 +2,15 @@
 
 Keras 3's Adam updates m, v and the variable in separate element-wise passes;
 TensorFlow's `ResourceApplyAdam` does the same update (TF1's AdamOptimizer, the
-one the authors trained with) in a single pass. For D's 7M parameters that is
-11 ms instead of 29 ms a step on this CPU, ~5 s of each D epoch.
+one the authors trained with) in a single pass: for D's 7M parameters about a
+third of the time (bench/README.md).
 """
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 
 class FusedAdam(keras.optimizers.Adam):
@@ -19,7 +20,14 @@ class FusedAdam(keras.optimizers.Adam):
   var <- var - lr sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps). Gradient
   clipping, iterations and checkpointed slots are the parent's. No amsgrad.
   Under a tf.distribute strategy, gradients must be all-reduced by the caller.
+
+  The fused kernel reads Adam's slots through Keras internals
+  (`FUSED_NEEDS`, as in Keras 3.10-3.15). Where a Keras release lacks one,
+  `fused` is False and every update is the parent's own: the same numbers,
+  unfused (tests/optim_test.py checks both against keras.optimizers.Adam).
   """
+
+  FUSED_NEEDS = ("_get_variable_index", "_momentums", "_velocities")
 
   def __init__(self, *args, **kwargs):
     if kwargs.get("amsgrad"):
@@ -32,7 +40,18 @@ class FusedAdam(keras.optimizers.Adam):
     # each replica's part and then sum.
     return list(grads_and_vars)
 
+  def build(self, var_list):
+    super().build(var_list)
+    self.fused = all(hasattr(self, name) for name in self.FUSED_NEEDS)
+    if not self.fused:
+      logging.warning("Keras %s's Adam lacks %s: %s uses Keras' own (unfused) "
+                      "Adam update, which is slower but the same.",
+                      keras.__version__, [n for n in self.FUSED_NEEDS
+                                          if not hasattr(self, n)], self.name)
+
   def update_step(self, gradient, variable, learning_rate):
+    if not self.fused:
+      return super().update_step(gradient, variable, learning_rate)
     dtype = variable.dtype
     step = tf.cast(self.iterations + 1, dtype)
     index = self._get_variable_index(variable)

@@ -83,7 +83,7 @@ class PhaseWork:
     self.mle_batches = self.num_real // config.batch_size
 
   def check_stop(self, counters: Callable[[], list[int]]) -> None:
-    if self.stop.requested:
+    if self.stop.agreed(self.model.strategy):
       raise Stop(counters())
 
   def batches(self, dataset: tf.data.Dataset, start: int, total: int,

@@ -33,9 +33,9 @@ class Steps:
     self.state = state
     # XLA where asked (--jit_compile), or by default where a GPU is visible:
     # the MLE and D steps, and the G step with its roll-out. Sampling the
-    # negatives stays in graph mode: random draws under XLA measured 3-7x
-    # slower on CPU (bench/results/synthetic_xla.md), and it has no gradient
-    # to fuse. Over several replicas a compiled step that updates variables
+    # negatives stays in graph mode: random draws under XLA measured slower
+    # on CPU (bench/results/synthetic_xla.md), and it has no gradient to
+    # fuse. Over several replicas a compiled step that updates variables
     # fails (a resource of one device read on another): no XLA there.
     self.jit = (state.config.use_xla(
         bool(tf.config.list_physical_devices("GPU"))) and state.replicas == 1)
