@@ -78,8 +78,10 @@ HELP = {
     "dis_compute_dtype": "D's convolutions and highway layer in float32 or "
                          "bfloat16 (variables, dropout, output layer and "
                          "losses stay float32; checkpoints are the same). "
-                         "bfloat16 pays only on CPUs and GPUs with bfloat16 "
-                         "arithmetic (bench/bench_synthetic.py --compare=bf16).",
+                         "auto: time a few D steps in each at start-up and "
+                         "take bfloat16 only where it is at least 10% faster "
+                         "(it pays only on hardware with bfloat16 arithmetic); "
+                         "float32 under --deterministic.",
     "batch_size": "Sequences per step, for G and D (paper: 64).",
     "pretrain_gen_epochs": "MLE pre-training epochs of G over the real set "
                            "(authors: 120).",

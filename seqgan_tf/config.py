@@ -17,7 +17,7 @@ METHODS = ("mle", "ss", "pg_bleu", "seqgan")   # what trains G (--method)
 REWARD_BASELINES = ("none", "batch_mean")
 STRATEGIES = ("default", "mirrored", "multi_worker")   # training/distribute.py
 JIT_MODES = ("auto", "on", "off")
-DIS_DTYPES = ("float32", "bfloat16")         # D's compute dtype (models.py)
+DIS_DTYPES = ("auto", "float32", "bfloat16")  # D's compute dtype (training/precision.py)
 MODES = ("train", "export", "sample")
 
 # The paper's discriminator for length-20 sequences (authors' code).
@@ -120,7 +120,7 @@ class Config:
   dis_dropout_keep: float = 0.75
   dis_l2: float = 0.2
   dis_learning_rate: float = 1e-4
-  dis_compute_dtype: str = "float32"
+  dis_compute_dtype: str = "auto"
 
   # Schedule.
   batch_size: int = 64

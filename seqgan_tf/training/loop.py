@@ -20,8 +20,8 @@ from absl import logging
 
 from seqgan_tf import export, tasks
 from seqgan_tf.data import input_pipeline
-from seqgan_tf.training import (distribute, phases, progress, signals,
-                                summaries, workdir as workdir_lib)
+from seqgan_tf.training import (distribute, phases, precision, progress,
+                                signals, summaries, workdir as workdir_lib)
 from seqgan_tf.config import Config
 from seqgan_tf.seeds import SeedPath, stateless_seed
 from seqgan_tf.training.state import Position, SeqGAN
@@ -291,8 +291,10 @@ def train_and_evaluate(config: Config, workdir: str) -> dict[str, Any]:
   if config.deterministic:
     tf.config.experimental.enable_op_determinism()
   strategy = distribute.make_strategy(config.strategy)
-  keras.utils.set_random_seed(config.seed)
   if distribute.is_chief():   # the other workers follow the chief's run
     workdir_lib.check(config, workdir)
+  # Before the seed: the timing probe must not move the run's random state.
+  config = precision.resolve(config, strategy)
+  keras.utils.set_random_seed(config.seed)
   with signals.StopSignal() as stop:
     return Trainer(config, workdir, stop, strategy).run()

@@ -107,7 +107,11 @@ class SeqGAN(tf.Module):
     self.discriminator = Discriminator(
         vocab_size, config.dis_emb_dim, *config.dis_kernels(),
         config.dis_dropout_keep, config.dis_l2, seed=config.seed + 1000,
-        end_token=end_token, compute_dtype=config.dis_compute_dtype)
+        end_token=end_token,
+        # loop.py resolves `auto` by measurement before it builds the state
+        # (precision.resolve); a state built directly computes in float32.
+        compute_dtype=("float32" if config.dis_compute_dtype == "auto"
+                       else config.dis_compute_dtype))
     self.reward = reward or self.discriminator.prob_real
     # Separate Adam states for MLE and the policy gradient (authors' code).
     self.mle_optimizer = optim.make_adam(config.gen_learning_rate,
