@@ -213,7 +213,13 @@ def config_from_flags(values: flags.FlagValues,
                           f"separated list of integers") from e
     kwargs[field.name] = value
   kwargs["train_file"] = presets.data_file(kwargs["train_file"])
-  return validate(Config(**kwargs))
+  config = validate(Config(**kwargs))
+  if config.task == "text" and not saved:
+    from seqgan_tf.data import sizing  # pylint: disable=g-import-not-at-top
+    given = {name for name in sizing.SIZED if values[name].present}
+    if given != set(sizing.SIZED):    # reads the corpus only if needed
+      config = validate(sizing.size(config, given))
+  return config
 
 
 def default_workdir(values: flags.FlagValues) -> str:

@@ -65,6 +65,9 @@ TASK_DEFAULTS = {
     "coco": dict(seq_length=32, pretrain_gen_epochs=30, **_HOUR_ADVERSARIAL),
     "nottingham": dict(seq_length=33, vocab_size=100, pretrain_gen_epochs=30,
                        **_HOUR_ADVERSARIAL),
+    # Your own corpus: the same hour-sized adversarial phase; the length,
+    # vocabulary, G and MLE epochs come from the corpus (data/sizing.py).
+    "text": dict(_HOUR_ADVERSARIAL),
 }
 
 

@@ -1,0 +1,111 @@
+"""`--task=text` sized from the user's corpus, as the named tasks' defaults are.
+
+Each value is chosen from the training split and logged with its reason; a
+flag the user gives wins. The choices:
+- `seq_length`: the shortest length (tokens + </s>) that cuts at most
+  `MAX_CUT` of the training sequences;
+- `vocab_size`: the fewest tokens (+ the 4 reserved ids) that cover
+  `MIN_COVERAGE` of the training tokens;
+- G's size: Texygen's 32/32 up to `SMALL_CORPUS` training tokens, else the
+  64/64 of the Obama and poems tasks;
+- the schedule: the named tasks' hour-sized one (D pre-training 3 x 1 epoch,
+  15 adversarial iterations of 1 G step with 8 roll-outs), with as many MLE
+  epochs as pass about `MLE_TOKENS` training tokens (between 5 and 30).
+The run's start-up estimate then states the time of the whole run.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from typing import Iterable, Sequence
+
+from absl import logging
+
+from seqgan_tf import config as config_lib
+from seqgan_tf.config import Config
+from seqgan_tf.data import corpora, tokenizer
+
+MAX_CUT = 0.03          # share of training sequences cut at seq_length
+MIN_COVERAGE = 0.97     # share of training tokens inside the vocabulary
+MAX_LENGTH = 64         # longer sequences are cut, whatever their share
+MAX_VOCAB = 20_000
+SMALL_CORPUS = 300_000  # training tokens below which G is 32/32
+MLE_TOKENS = 4_000_000  # training tokens the MLE phase passes over
+MLE_EPOCHS = (5, 30)
+SIZED = ("seq_length", "vocab_size", "gen_emb_dim", "gen_hidden_dim",
+         "pretrain_gen_epochs")
+
+
+def length_for(lengths: Sequence[int]) -> int:
+  """The smallest T with at most MAX_CUT of `lengths` above it (<= MAX_LENGTH).
+
+  lengths: each sequence's tokens plus its </s>.
+  """
+  ordered = sorted(lengths)
+  keep = max(1, math.ceil((1.0 - MAX_CUT) * len(ordered)))
+  return max(2, min(MAX_LENGTH, ordered[keep - 1]))
+
+
+def vocab_for(counts: collections.Counter) -> int:
+  """The fewest most-frequent tokens covering MIN_COVERAGE of all, + 4."""
+  total = sum(counts.values())
+  covered, size = 0, 0
+  for size, count in enumerate(sorted(counts.values(), reverse=True), 1):
+    covered += count
+    if covered >= MIN_COVERAGE * total:
+      break
+  return min(MAX_VOCAB, size + len(tokenizer.RESERVED))
+
+
+def train_texts(config: Config) -> list[str]:
+  """The training split of the user's file (what the vocabulary is built
+  from): every unit, or all but the held-out ones without --test_file."""
+  texts = corpora.units(corpora.read_utf8(config.train_file),
+                        config.text_unit)
+  return texts if config.test_file else corpora.split_held_out(texts)[0]
+
+
+def size(config: Config, given: Iterable[str]) -> Config:
+  """`config` with the fields in SIZED that are not in `given` set from the
+  corpus; each choice logged with its reason."""
+  given = set(given)
+  tokens = tokenizer.split_many(train_texts(config),
+                                config.text_level_or_default)
+  lengths = [len(t) + 1 for t in tokens]
+  counts = collections.Counter(t for row in tokens for t in row)
+  num_tokens = sum(counts.values())
+  chosen, reasons = {}, {}
+  length = length_for(lengths)
+  chosen["seq_length"] = length
+  cut = sum(n > length for n in lengths) / len(lengths)
+  reasons["seq_length"] = (f"cuts {cut:.1%} of {len(lengths)} training "
+                           f"sequences (longest {max(lengths)})")
+  vocab = vocab_for(counts)
+  chosen["vocab_size"] = vocab
+  inside = sum(sorted(counts.values(), reverse=True)[:vocab - 4])
+  reasons["vocab_size"] = (f"covers {inside / num_tokens:.1%} of "
+                           f"{num_tokens} training tokens ({len(counts)} "
+                           "distinct)")
+  width = 32 if num_tokens < SMALL_CORPUS else 64
+  chosen["gen_emb_dim"] = chosen["gen_hidden_dim"] = width
+  reasons["gen_emb_dim"] = reasons["gen_hidden_dim"] = (
+      f"{num_tokens} training tokens ({'<' if width == 32 else '>='} "
+      f"{SMALL_CORPUS})")
+  epochs = min(max(round(MLE_TOKENS / num_tokens), MLE_EPOCHS[0]),
+               MLE_EPOCHS[1])
+  chosen["pretrain_gen_epochs"] = epochs
+  reasons["pretrain_gen_epochs"] = (f"about {MLE_TOKENS:,} tokens of MLE over "
+                                    f"{num_tokens} a epoch, within "
+                                    f"{MLE_EPOCHS[0]}-{MLE_EPOCHS[1]}")
+  changes = {}
+  for name in SIZED:
+    if name in given:
+      logging.info("--task=text: --%s=%s as given (sized from the corpus it "
+                   "would be %s: %s).", name, getattr(config, name),
+                   chosen[name], reasons[name])
+    else:
+      changes[name] = chosen[name]
+      logging.info("--task=text: --%s=%s from the corpus: %s.", name,
+                   chosen[name], reasons[name])
+  return config_lib.replace(config, **changes)
