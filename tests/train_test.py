@@ -90,6 +90,19 @@ class AdversarialStepTest(tf.test.TestCase):
     for b, t0, t1 in zip(model.rollout_policy.weights, theta0, theta1):
       self.assertAllClose(b, 0.5 * t0 + 0.5 * t1, atol=1e-6)
 
+  def test_reward_mean_and_spread(self):
+    """A score that depends only on a sequence's first token (every roll-out
+    keeps it) makes Q_t a row's 0/1 for every t: its std over the batch is
+    then sqrt(p (1 - p)) of its mean p."""
+    def first_token_even(tokens):
+      return tf.cast(tokens[:, 0] % 2 == 0, tf.float32)
+    model = SeqGAN(TINY, reward=first_token_even)
+    model.update_rollout_policy(rate=0.0)
+    out = model.adversarial_generator_step(tf.constant([3, 4]))
+    p = float(out["reward_mean"])
+    self.assertBetween(p, 0.01, 0.99)            # both kinds of rows drawn
+    self.assertAllClose(out["reward_std"], np.sqrt(p * (1 - p)), atol=1e-5)
+
   def test_discriminator_learns_to_separate(self):
     config = config_lib.replace(TINY, dis_learning_rate=0.01)
     model = SeqGAN(config)

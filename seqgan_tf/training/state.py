@@ -21,9 +21,12 @@ Metrics = dict[str, float]
 
 # What the trackers average over a unit (an epoch, a D step, an iteration).
 TRACKERS = ("mle_loss", "dis_loss", "dis_acc_real", "dis_acc_fake", "pg_loss",
-            "reward_mean", "reward_final", "grad_norm")
+            "reward_mean", "reward_std", "reward_final", "grad_norm")
 DIS_METRICS = ("dis_loss", "dis_acc_real", "dis_acc_fake")
-PG_METRICS = ("pg_loss", "reward_mean", "reward_final", "grad_norm")
+# reward_std: the spread of Q over a batch's live tokens; near 0, D no longer
+# tells G's samples apart and the policy gradient carries no signal.
+PG_METRICS = ("pg_loss", "reward_mean", "reward_std", "reward_final",
+              "grad_norm")
 
 
 @dataclasses.dataclass(frozen=True)

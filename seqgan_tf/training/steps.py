@@ -166,6 +166,9 @@ class Steps:
     self.state.update_rollout_policy()
     metrics = {"pg_loss": m["pg_loss"],
                "reward_mean": m["reward_sum"] / m["reward_count"],
+               "reward_std": tf.sqrt(tf.maximum(
+                   m["reward_square_sum"] / m["reward_count"]
+                   - (m["reward_sum"] / m["reward_count"]) ** 2, 0.0)),
                "reward_final": m["reward_final_sum"] / self.state.config.batch_size,
                # Every replica holds the same all-reduced gradient.
                "grad_norm": m["grad_norm"] / self.state.replicas}
@@ -198,6 +201,7 @@ class Steps:
     live = tf.ones_like(reward) if mask is None else mask
     return {"pg_loss": loss, "reward_sum": tf.reduce_sum(reward * live),
             "reward_count": tf.reduce_sum(live),
+            "reward_square_sum": tf.reduce_sum(tf.square(reward) * live),
             "reward_final_sum": tf.reduce_sum(reward[:, -1]),
             "grad_norm": tf.linalg.global_norm(grads)}
 
