@@ -139,7 +139,7 @@ class Config:
   reward_baseline: str = "none"
   init_from: str = ""           # a workdir whose latest checkpoint starts this run
 
-  # Table 1's baselines (methods.py).
+  # Table 1's baselines (modeling/baselines.py).
   ss_decay: float = 0.002       # scheduled sampling: w falls this much an epoch
   pg_bleu_n: int = 3            # PG-BLEU: the reward's BLEU order
 

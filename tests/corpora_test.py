@@ -93,7 +93,7 @@ class UserTextTest(tf.test.TestCase):
     self.assertLen(train, 18)
     self.assertCountEqual(test, ["line 9", "line 19"])
     para = self.create_tempfile(content="a b\nc\n\nd e\n").full_path
-    self.assertEqual(corpora.units(open(para).read(), "paragraph"),
+    self.assertEqual(corpora.records(open(para).read(), "paragraph"),
                      ["a b c", "d e"])
 
   def test_bad_files_are_clear_errors(self):

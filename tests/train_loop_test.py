@@ -27,8 +27,8 @@ def evals(workdir):
 
 
 def sigterm_at(batches_call, index):
-  """Patches Units.batches to send SIGTERM at one (call, batch index)."""
-  original = phases.Units.batches
+  """Patches PhaseWork.batches to send SIGTERM at one (call, batch index)."""
+  original = phases.PhaseWork.batches
   calls = []
 
   def batches(self_, dataset, start, total, what, counters):
@@ -37,7 +37,7 @@ def sigterm_at(batches_call, index):
       if len(calls) == batches_call and i == index:
         os.kill(os.getpid(), signal.SIGTERM)
       yield i, batch
-  return mock.patch.object(phases.Units, "batches", batches)
+  return mock.patch.object(phases.PhaseWork, "batches", batches)
 
 
 def sigterm_after_first_generator_step():
@@ -101,13 +101,13 @@ class DivergenceTest(tf.test.TestCase):
 
   def _run_with_mle_loss(self, value):
     """A smoke run whose 3rd MLE epoch reports `value` as its loss."""
-    original = phases.Units.mle_epoch
+    original = phases.PhaseWork.mle_epoch
 
     def mle_epoch(self_, epoch, counters):
       metrics = original(self_, epoch, counters)
       return {"mle_loss": value} if epoch == 2 else metrics
     workdir = self.create_tempdir().full_path
-    with mock.patch.object(phases.Units, "mle_epoch", mle_epoch):
+    with mock.patch.object(phases.PhaseWork, "mle_epoch", mle_epoch):
       with self.assertRaises(loop.TrainingDivergedError) as error:
         loop.train_and_evaluate(smoke_config(), workdir)
     return workdir, str(error.exception)

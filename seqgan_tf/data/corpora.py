@@ -53,7 +53,7 @@ NOTTINGHAM = RemoteFile(
     "poly_music/mdata/Nottingham.mat",
     "d154f7ca2e90799dc1dc011d8fc048f2fc6ef3f7c69d974b9cf27a471634fbea")
 
-# Held-out share where a corpus has no test split: every 10th unit.
+# Held-out share where a corpus has no test split: every 10th record.
 TEST_EVERY = 10
 NOTTINGHAM_WINDOW = 32     # the paper's length for music
 LOWEST_MIDI = 21           # piano key 0 is A0, MIDI 21
@@ -75,7 +75,7 @@ def read_utf8(path: str) -> str:
                     f"`iconv -f latin1 -t utf-8 {path}`.") from e
 
 
-def units(text: str, unit: str) -> list[str]:
+def records(text: str, unit: str) -> list[str]:
   """Non-empty lines, or blank-line-separated paragraphs (joined)."""
   if unit == "line":
     return [u.strip() for u in text.splitlines() if u.strip()]
@@ -86,7 +86,7 @@ def units(text: str, unit: str) -> list[str]:
 
 
 def held_out(index: int) -> bool:
-  """Every TEST_EVERY-th unit is held out for testing."""
+  """Every TEST_EVERY-th record is held out for testing."""
   return index % TEST_EVERY == TEST_EVERY - 1
 
 
@@ -153,7 +153,7 @@ class Obama(_TextBuilder):
   name = "seqgan_obama"
 
   def split_texts(self):
-    paragraphs = units(read_utf8(locate(OBAMA, self.source_dir)), "line")
+    paragraphs = records(read_utf8(locate(OBAMA, self.source_dir)), "line")
     train, test = [], []
     for i, paragraph in enumerate(paragraphs):
       sentences = [s for s in _SENTENCE_END.split(paragraph) if s.strip()]
@@ -166,7 +166,7 @@ class Poems(_TextBuilder):
   name = "seqgan_poems"
 
   def split_texts(self):
-    return split_held_out(units(read_utf8(locate(POEMS, self.source_dir)),
+    return split_held_out(records(read_utf8(locate(POEMS, self.source_dir)),
                                 "line"))
 
 
@@ -175,7 +175,7 @@ class Coco(_TextBuilder):
   name = "seqgan_coco"
 
   def split_texts(self):
-    return tuple(units(read_utf8(locate(r, self.source_dir)), "line")
+    return tuple(records(read_utf8(locate(r, self.source_dir)), "line")
                  for r in (COCO_TRAIN, COCO_TEST))
 
 
@@ -223,12 +223,12 @@ class UserText(_TextBuilder):
     super().__init__(config=config, **kwargs)
 
   def split_texts(self):
-    train = units(read_utf8(self.train_file), self.unit)
+    train = records(read_utf8(self.train_file), self.unit)
     if not train:
       raise DataError(f"{self.train_file} holds no text (empty or only "
                       "blank lines).")
     if self.test_file:
-      return train, units(read_utf8(self.test_file), self.unit)
+      return train, records(read_utf8(self.test_file), self.unit)
     return split_held_out(train)
 
 

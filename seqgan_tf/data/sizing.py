@@ -61,7 +61,7 @@ def vocab_for(counts: collections.Counter) -> int:
 def train_texts(config: Config) -> list[str]:
   """The training split of the user's file (what the vocabulary is built
   from): every unit, or all but the held-out ones without --test_file."""
-  texts = corpora.units(corpora.read_utf8(config.train_file),
+  texts = corpora.records(corpora.read_utf8(config.train_file),
                         config.text_unit)
   return texts if config.test_file else corpora.split_held_out(texts)[0]
 

@@ -35,9 +35,9 @@ class FusedAdam(keras.optimizers.Adam):
     super().__init__(*args, **kwargs)
 
   def _all_reduce_sum_gradients(self, grads_and_vars):
-    # The steps all-reduce their gradients before `apply` (state.py), so that
-    # the global-norm clip sees the whole batch's gradient; Keras would clip
-    # each replica's part and then sum.
+    # The steps all-reduce their gradients before `apply`
+    # (distribute.Replicas), so that the global-norm clip sees the whole
+    # batch's gradient; Keras would clip each replica's part and then sum.
     return list(grads_and_vars)
 
   def build(self, var_list):
