@@ -17,8 +17,11 @@ from conftest import REPO
 
 
 def run(args, **kwargs):
+  # PYTHONPATH would show the checkout (and its egg-info) to the new venvs.
+  env = kwargs.pop("env", os.environ)
+  env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
   return subprocess.run(args, capture_output=True, text=True, timeout=600,
-                        **kwargs)
+                        env=env, **kwargs)
 
 
 class WheelTest(tf.test.TestCase):
@@ -44,17 +47,17 @@ class WheelTest(tf.test.TestCase):
                 "get_paths()['purelib'])"]).stdout.strip()
     pathlib.Path(site, "deps.pth").write_text(
         sysconfig.get_paths()["purelib"] + "\n")
+    # --ignore-installed: the editable seqgan_tf that the .pth line shows is
+    # not this wheel.
     install = run([str(python), "-m", "pip", "install", "-q", "--no-deps",
-                   str(cls.wheel)])
+                   "--ignore-installed", str(cls.wheel)])
     assert install.returncode == 0, install.stderr[-3000:]
     cls.outside = root / "elsewhere"
     cls.outside.mkdir()
 
   def seqgan(self, *args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("PYTHONPATH", None)
     return run([str(self.venv / "bin" / "seqgan"), *args], cwd=self.outside,
-               env=env)
+               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
 
   def test_wheel_holds_presets_and_licence(self):
     names = zipfile.ZipFile(self.wheel).namelist()
@@ -99,7 +102,8 @@ class WheelTest(tf.test.TestCase):
     shutil.copytree(pathlib.Path(absl.__file__).parent, only_absl / "absl")
     pathlib.Path(site, "absl.pth").write_text(f"{only_absl}\n")
     self.assertEqual(run([str(bare / "bin" / "python"), "-m", "pip", "install",
-                          "-q", "--no-deps", str(self.wheel)]).returncode, 0)
+                          "-q", "--no-deps", "--ignore-installed",
+                          str(self.wheel)]).returncode, 0)
     if run([str(bare / "bin" / "python"), "-c",
             "import tensorflow"]).returncode == 0:
       self.skipTest("TensorFlow is importable from the bare venv here")

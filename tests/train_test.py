@@ -9,7 +9,7 @@ from absl import flags
 
 from seqgan_tf import cli_flags, config as config_lib
 from seqgan_tf.data import input_pipeline
-from seqgan_tf.modeling import losses
+from seqgan_tf.modeling import losses as losses_lib
 from seqgan_tf.seeds import SeedPath
 from seqgan_tf.training import loop, phases, signals, workdir as workdir_lib
 from seqgan_tf.training.state import SeqGAN
@@ -49,7 +49,7 @@ class PolicyGradientTest(tf.test.TestCase):
   def test_loss_is_negative_reward_weighted_sum(self):
     log_probs = tf.constant([[-1.0, -2.0], [-0.5, -3.0]])
     reward = tf.constant([[0.5, 1.0], [0.0, 0.25]])
-    self.assertNear(float(losses.policy_gradient_loss(log_probs, reward)),
+    self.assertNear(float(losses_lib.policy_gradient_loss(log_probs, reward)),
                     0.5 * 1 + 1.0 * 2 + 0.0 + 0.25 * 3, 1e-6)
 
   def test_step_raises_log_prob_of_rewarded_token(self):
@@ -58,7 +58,7 @@ class PolicyGradientTest(tf.test.TestCase):
     reward = tf.constant([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])  # only y=2 at t=2
     before = gen.log_probs(tokens).numpy()
     with tf.GradientTape() as tape:
-      loss = losses.policy_gradient_loss(gen.log_probs(tokens), reward)
+      loss = losses_lib.policy_gradient_loss(gen.log_probs(tokens), reward)
     grads = tape.gradient(loss, gen.trainable_variables)
     for var, grad in zip(gen.trainable_variables, grads):
       var.assign_sub(0.1 * tf.convert_to_tensor(grad))
@@ -69,7 +69,7 @@ class PolicyGradientTest(tf.test.TestCase):
     gen = Generator(8, 4, 4, seq_length=3, seed=0)
     tokens = tf.constant([[1, 2, 3]])
     with tf.GradientTape() as tape:
-      loss = losses.policy_gradient_loss(gen.log_probs(tokens),
+      loss = losses_lib.policy_gradient_loss(gen.log_probs(tokens),
                                         tf.zeros([1, 3]))
     for grad in tape.gradient(loss, gen.trainable_variables):
       self.assertAllClose(tf.convert_to_tensor(grad),
@@ -161,7 +161,7 @@ class EndOfSequenceTest(tf.test.TestCase):
       log_probs = gen.log_probs(tokens).numpy()
       # By hand: row 0 counts positions 0-2, row 1 positions 0-1.
       expected = -(log_probs[0, :3].sum() + log_probs[1, :2].sum()) / 5
-      loss = float(losses.mle_loss(gen.log_probs(tokens),
+      loss = float(losses_lib.mle_loss(gen.log_probs(tokens),
                                   through_end(tokens, 2)))
       self.assertNear(loss, expected, 1e-6)
       losses.append(loss)
@@ -171,7 +171,7 @@ class EndOfSequenceTest(tf.test.TestCase):
     log_probs = tf.constant([[-1.0, -2.0, -3.0], [-0.5, -4.0, -8.0]])
     reward = tf.constant([[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
     tokens = tf.constant([[5, 2, 7], [2, 6, 6]])
-    loss = losses.policy_gradient_loss(log_probs, reward,
+    loss = losses_lib.policy_gradient_loss(log_probs, reward,
                                       through_end(tokens, 2))
     self.assertNear(float(loss), 0.5 * 1 + 0.5 * 2 + 1.0 * 0.5, 1e-6)
 
