@@ -84,7 +84,13 @@ HELP = {
                          "float32 under --deterministic.",
     "batch_size": "Sequences per step, for G and D (paper: 64).",
     "pretrain_gen_epochs": "MLE pre-training epochs of G over the real set "
-                           "(authors: 120).",
+                           "(authors: 120); with --mle_patience, at most.",
+    "mle_patience": "Early stopping: end MLE pre-training after this many "
+                    "epochs without a lower NLL on the validation split, and "
+                    "go on from G's best epoch. 0: run every epoch (paper).",
+    "validation_every": "With --mle_patience: every N-th real training "
+                        "sequence is held out as the validation split (not "
+                        "trained on, by G or D).",
     "pretrain_dis_steps": "D pre-training steps, each on fresh negatives "
                           "(authors: 50).",
     "num_negatives": "Generated sequences per D step; real ones are drawn to "

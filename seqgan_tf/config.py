@@ -128,6 +128,8 @@ class Config:
   # Schedule.
   batch_size: int = 64
   pretrain_gen_epochs: int = 120
+  mle_patience: int = 0         # 0: all epochs; N: early stopping (loop.py)
+  validation_every: int = 20    # with mle_patience: every N-th real sequence
   pretrain_dis_steps: int = 50
   num_negatives: int = 9984
   dis_epochs: int = 3
@@ -234,9 +236,12 @@ def validate(config: Config) -> Config:
                "adv_g_steps"):
     need(getattr(config, name) > 0, name, "must be a positive integer")
   for name in ("pretrain_gen_epochs", "pretrain_dis_steps", "dis_epochs",
-               "adv_iterations", "adv_d_steps", "num_text_samples"):
+               "adv_iterations", "adv_d_steps", "num_text_samples",
+               "mle_patience"):
     need(getattr(config, name) >= 0, name, "must be zero or more")
   need(config.seq_length >= 2, "seq_length", "must be at least 2")
+  need(config.validation_every >= 2, "validation_every",
+       "must be at least 2 (every N-th real sequence is held out)")
   need(0 <= config.start_token < config.vocab_size, "start_token",
        "must be a token id in [0, vocab_size)")
   need(config.num_train >= config.batch_size, "num_train",

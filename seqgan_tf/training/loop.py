@@ -20,8 +20,9 @@ from absl import logging
 
 from seqgan_tf import export, tasks
 from seqgan_tf.data import input_pipeline
-from seqgan_tf.training import (distribute, phases, precision, progress,
-                                signals, summaries, workdir as workdir_lib)
+from seqgan_tf.training import (distribute, early_stopping, phases,
+                                precision, progress, signals, summaries,
+                                workdir as workdir_lib)
 from seqgan_tf.config import Config
 from seqgan_tf.seeds import SeedPath, stateless_seed
 from seqgan_tf.training.state import Position, SeqGAN
@@ -86,8 +87,13 @@ class Trainer:
             max_to_keep=config.keep_checkpoints))
     self.log = summaries.RunLog(self.workdir)
     self.ticker = progress.Ticker(config.progress_secs)
-    self.phases = phases.PhaseWork(config, self.model, self.task.real, stop,
-                                 self.ticker)
+    real, self.early_stopping = self.task.real, None
+    if config.mle_patience:    # G and D never see the validation split
+      real, validation = early_stopping.split(real, config.validation_every)
+      self.early_stopping = early_stopping.EarlyStopping(
+          self.model, validation, tasks.end_token(config), config.mle_patience)
+    self.phases = phases.PhaseWork(config, self.model, real, stop,
+                                   self.ticker)
     self.clock = workdir_lib.WallClock(self.workdir)
 
   # ---------------------------------------------------------------- state
@@ -133,11 +139,14 @@ class Trainer:
   # ---------------------------------------------------------------- phases
   def run_phase(self, phase: int, done: tf.Variable, total: int,
                 unit: Callable[[int, list[int]], Metrics], prefix: str,
-                first_step: int | None) -> None:
+                first_step: int | None,
+                stop_after: Callable[[int, int, Metrics], bool] | None = None
+                ) -> None:
     """The one loop of every phase: units, checks, logs, evals, checkpoints.
 
     `first_step` is the global step of this phase's unit 0 on the evaluation
-    axis (None: the phase is not evaluated).
+    axis (None: the phase is not evaluated). `stop_after(index, total,
+    metrics)` may add to a unit's metrics and end the phase after it.
     """
     config = self.config
     start = int(done)
@@ -159,17 +168,20 @@ class Trainer:
                              f"{PHASE_NAMES[phase]} step {index + 1}",
                              self.manager.latest_checkpoint)
       self.clock.add(PHASE_KEYS[phase], time.monotonic() - started)
-      done.assign(index + 1)
+      ended = stop_after is not None and stop_after(index, total, metrics)
+      done.assign(total if ended else index + 1)
       self.model.save_position(Position())
       step = index + 1 if first_step is None else first_step + index + 1
       self.log.scalars(step, prefix, metrics)
       logging.info(clock.line(index + 1, metrics))
-      last = index + 1 == total
+      last = ended or index + 1 == total
       if first_step is not None and ((index + 1) % config.eval_every == 0
                                      or last):
         self.evaluate(step, EVAL_LABELS[phase])
       if (index + 1) % config.checkpoint_every == 0 or last:
         self.save(f"{PHASE_NAMES[phase]} {index + 1}/{total}")
+      if ended:
+        break
 
   # ---------------------------------------------------------------- output
   def evaluate(self, global_step: int, phase: str,
@@ -235,7 +247,9 @@ class Trainer:
         self.evaluate(0, EVAL_LABELS[MLE])
     work = self.phases
     self.run_phase(MLE, model.mle_epochs_done, config.pretrain_gen_epochs,
-                   work.mle_epoch, "generator", first_step=0)
+                   work.mle_epoch, "generator", first_step=0,
+                   stop_after=self.early_stopping and
+                   self.early_stopping.after_epoch)
     self.run_phase(DIS_PRETRAIN, model.dis_pretrain_steps_done,
                    config.pretrain_dis_steps, work.dis_pretrain_step,
                    "dis_pretrain", first_step=None)
@@ -248,6 +262,9 @@ class Trainer:
     """Final figures, results.json and the export (with any warning)."""
     results = self.evaluate(final_step, "final", final=True)
     results["global_step"] = final_step
+    if self.config.mle_patience:   # early stopping's pick (1-based epoch)
+      results["mle_best_epoch"] = int(self.model.mle_best_epoch) + 1
+      results["mle_val_nll"] = float(self.model.mle_best_nll)
     results["wall_seconds"] = round(self.clock.seconds(), 1)
     # Training time of each phase's units (evaluations and saves aside).
     results["phase_seconds"] = {k: round(v, 1)

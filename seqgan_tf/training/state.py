@@ -84,6 +84,8 @@ class SeqGAN(tf.Module):
     self.adv_iterations_done = tf.Variable(0, dtype=tf.int64, trainable=False)
     self.position = tf.Variable(tf.zeros([len(Position().values())],
                                          tf.int64), trainable=False)
+    self.mle_best_nll = tf.Variable(float("inf"), trainable=False)
+    self.mle_best_epoch = tf.Variable(-1, dtype=tf.int64, trainable=False)
 
     self.steps = steps_lib.Steps(self)
     # The steps, called as the state's own (phases.py, the ETA probe, bench/).
@@ -127,6 +129,12 @@ class SeqGAN(tf.Module):
     self.pg_optimizer.build(self.generator.trainable_variables)
     self.dis_optimizer.build(self.discriminator.trainable_variables)
     self.trackers = {name: keras.metrics.Mean(name) for name in TRACKERS}
+    # Early stopping (--mle_patience): G at its best validation epoch, that
+    # epoch and its NLL; checkpointed, so a resumed run stops where an
+    # uninterrupted one would. Only built where used: older checkpoints lack it.
+    self.best_generator = None
+    if config.mle_patience:
+      self.best_generator = Generator(*gen_args, name="best_generator")
 
   def checkpoint(self) -> tf.train.Checkpoint:
     """Everything a run needs to continue exactly where it stopped."""
@@ -137,7 +145,11 @@ class SeqGAN(tf.Module):
         mle_epochs_done=self.mle_epochs_done,
         dis_pretrain_steps_done=self.dis_pretrain_steps_done,
         adv_iterations_done=self.adv_iterations_done, position=self.position,
-        trackers={k: list(m.variables) for k, m in self.trackers.items()})
+        trackers={k: list(m.variables) for k, m in self.trackers.items()},
+        **({} if self.best_generator is None else dict(
+            best_generator=self.best_generator,
+            mle_best_nll=self.mle_best_nll,
+            mle_best_epoch=self.mle_best_epoch)))
 
   def _mutable_variables(self) -> list:
     """Every variable a step changes (not the progress counters)."""
@@ -157,6 +169,10 @@ class SeqGAN(tf.Module):
   def restore_snapshot(self, values: list[np.ndarray]) -> None:
     for variable, value in zip(self._mutable_variables(), values):
       variable.assign(value)
+
+  def copy_generator(self, source: Generator, target: Generator) -> None:
+    for to, value in zip(target.weights, source.weights):
+      to.assign(value)
 
   def read_position(self) -> Position:
     phase, *counters = (int(v) for v in self.position.numpy())
