@@ -197,31 +197,7 @@ class Trainer:
 
   def estimate(self) -> None:
     """Times each kind of step once (then undoes it) and logs the ETA."""
-    config, model = self.config, self.model
-    done = (int(model.mle_epochs_done), int(model.dis_pretrain_steps_done),
-            int(model.adv_iterations_done))
-    schedule = progress.Schedule.left(config, done, len(self.task.real),
-                                      self.task.final_evaluation_scale)
-    seed = stateless_seed(config.seed, EVAL, -1)
-    tokens = self.phases.real[:config.batch_size]
-    labels = tf.ones([config.batch_size], tf.int32)
-    negatives = min(len(self.task.real), config.num_negatives)
-    steps = {
-        "mle_batch": ((lambda: model.mle_step(tokens))
-                      if config.method != "ss" else
-                      lambda: model.scheduled_sampling_step(
-                          tokens, tf.constant(0.5), seed)),
-        "negatives": lambda: model.sample(negatives, seed),
-        "dis_batch": lambda: model.dis_step(tokens, labels, seed,
-                                            tf.constant(0, tf.int32)),
-        "generator_step": lambda: model.adversarial_generator_step(seed),
-        "evaluation": lambda: self.task.evaluate(
-            model.generator, stateless_seed(config.seed, EVAL, -2), False),
-    }
-    snapshot = model.snapshot()
-    times = progress.time_steps(schedule, steps)
-    model.restore_snapshot(snapshot)
-    progress.log_estimate(schedule, times)
+    progress.estimate(self.config, self.model, self.task, self.phases.real)
 
   # ---------------------------------------------------------------- run
   def run(self) -> dict[str, Any]:

@@ -6,7 +6,10 @@ import dataclasses
 import time
 from typing import Any, Callable
 
+import tensorflow as tf
 from absl import logging
+
+from seqgan_tf import seeds
 
 
 def duration(seconds: float) -> str:
@@ -149,3 +152,40 @@ class PhaseClock:
     return (f"{self.name} {done}/{self.total} {values} ({last:.1f} s this "
             f"unit, {mean:.1f} s mean, phase eta "
             f"{duration(mean * (self.total - done))})")
+
+
+def estimate(config, model, task, real) -> None:
+  """Times each kind of step the run has left once, undoes them, and logs
+  the estimated time of the rest of the run.
+
+  Args:
+    config: the run's Config.
+    model: its state.SeqGAN.
+    task: its tasks.Task (the evaluation is timed too).
+    real: [n, T] the real sequences G and D train on.
+  """
+  done = (int(model.mle_epochs_done), int(model.dis_pretrain_steps_done),
+          int(model.adv_iterations_done))
+  schedule = Schedule.left(config, done, len(task.real),
+                           task.final_evaluation_scale)
+  seed = seeds.stateless_seed(config.seed, seeds.SeedPath.EVAL, -1)
+  tokens = real[:config.batch_size]
+  labels = tf.ones([config.batch_size], tf.int32)
+  negatives = min(len(task.real), config.num_negatives)
+  steps = {
+      "mle_batch": ((lambda: model.mle_step(tokens))
+                    if config.method != "ss" else
+                    lambda: model.scheduled_sampling_step(
+                        tokens, tf.constant(0.5), seed)),
+      "negatives": lambda: model.sample(negatives, seed),
+      "dis_batch": lambda: model.dis_step(tokens, labels, seed,
+                                          tf.constant(0, tf.int32)),
+      "generator_step": lambda: model.adversarial_generator_step(seed),
+      "evaluation": lambda: task.evaluate(
+          model.generator,
+          seeds.stateless_seed(config.seed, seeds.SeedPath.EVAL, -2), False),
+  }
+  snapshot = model.snapshot()
+  times = time_steps(schedule, steps)
+  model.restore_snapshot(snapshot)
+  log_estimate(schedule, times)
