@@ -17,10 +17,11 @@ import tensorflow as tf
 from absl import logging
 
 from seqgan_tf import bleu, seeds
-from seqgan_tf.seeds import SeedPath
-from seqgan_tf.data import corpora, input_pipeline, oracle as oracle_lib, tokenizer
-from seqgan_tf.modeling import Generator, baselines, chunked_log_probs, sampler
 from seqgan_tf.config import Config, ConfigError
+from seqgan_tf.data import (corpora, input_pipeline, oracle as oracle_lib,
+                            tokenizer)
+from seqgan_tf.modeling import Generator, baselines, chunked_log_probs, sampler
+from seqgan_tf.seeds import SeedPath
 
 Metrics = dict[str, float]
 

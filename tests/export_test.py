@@ -20,7 +20,6 @@ from conftest import REPO
 from main_test import run_main
 from tasks_test import write_corpus
 from seqgan_tf import config as config_lib, export
-from seqgan_tf.training import loop
 
 SEEDS = [1, 2, 3]
 TEMPERATURES = [1.0, 1.0, 0.5]

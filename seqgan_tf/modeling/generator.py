@@ -7,12 +7,8 @@ target-LSTM equations, so the same class also serves as the oracle.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import keras
 import tensorflow as tf
-
-from seqgan_tf.training import distribute
 
 State = list  # [h, c], each [batch, hidden]
 

@@ -19,12 +19,12 @@ import tensorflow as tf
 from absl import logging
 
 from seqgan_tf import export, tasks
+from seqgan_tf.config import Config
 from seqgan_tf.data import input_pipeline
+from seqgan_tf.seeds import SeedPath, stateless_seed
 from seqgan_tf.training import (distribute, early_stopping, phases,
                                 precision, progress, signals, summaries,
                                 workdir as workdir_lib)
-from seqgan_tf.config import Config
-from seqgan_tf.seeds import SeedPath, stateless_seed
 from seqgan_tf.training.state import Position, SeqGAN
 
 Metrics = dict[str, float]

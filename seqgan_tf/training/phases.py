@@ -15,11 +15,11 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from seqgan_tf.data import input_pipeline
-from seqgan_tf.modeling import baselines, sampler
-from seqgan_tf.training import distribute, progress, signals
 from seqgan_tf.config import Config
+from seqgan_tf.data import input_pipeline
+from seqgan_tf.modeling import baselines
 from seqgan_tf.seeds import SeedPath, int_seed, stateless_seed
+from seqgan_tf.training import distribute, progress, signals
 from seqgan_tf.training.state import DIS_METRICS, PG_METRICS, SeqGAN
 
 Metrics = dict[str, float]
