@@ -60,6 +60,22 @@ class CompareCommandTest(tf.test.TestCase):
         equal_var=False).pvalue, delta=5e-3 * p)   # printed to 3 digits
     self.assertIn("(2 runs (one mean each))",
                   compare.compare(mle, gan, "nll_oracle"))
+    # Paired by order against scipy's paired test.
+    means = [[np.load(f"{r}/final_scores.npz")["nll_oracle"].mean()
+              for r in side] for side in (mle, gan)]
+    more = [write_run(f"{tmp}/x{i}", nll_oracle=rng.normal(9.0, 1, 100))
+            for i in range(2)]
+    text = compare.compare(mle + more[:1], gan + more[1:], "nll_oracle",
+                           paired=True)
+    a = np.array(means[0] + [np.load(f"{more[0]}/final_scores.npz")[
+        "nll_oracle"].mean()])
+    b = np.array(means[1] + [np.load(f"{more[1]}/final_scores.npz")[
+        "nll_oracle"].mean()])
+    p_paired = stats.ttest_rel(b, a).pvalue
+    self.assertIn(f"p = {p_paired:.3g} (two-sided)", text)
+    self.assertIn(f"{(b - a).mean():+.4f}", text)
+    with self.assertRaisesRegex(ValueError, "as many runs in A as in B"):
+      compare.compare(mle, gan[:1] + more, "nll_oracle", paired=True)
     with self.assertRaisesRegex(ValueError, "has no 'bleu2'"):
       compare.compare(mle[:1], gan[:1], "bleu2")
     with self.assertRaisesRegex(ValueError, "does not exist"):

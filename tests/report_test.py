@@ -83,7 +83,7 @@ class ReportTest(tf.test.TestCase):
     mle = fake_run(f"{root}/mle", None, 120.0, mle_scores, method="mle")
     gan = fake_run(f"{root}/gan", None, 240.0, gan_scores, adv_iterations=15,
                    init_from=mle)
-    lines = report.text_table([("nottingham", mle, gan)]).splitlines()
+    lines = report.text_table([("nottingham", [mle], [gan])]).splitlines()
     self.assertLen(lines, 4)          # header, rule, BLEU-4, pitch MSE
     for line, metric in zip(lines[2:], ("bleu4", "pitch_mse")):
       a, b = mle_scores[metric], gan_scores[metric]
@@ -94,9 +94,34 @@ class ReportTest(tf.test.TestCase):
       self.assertIn("| 2 min; 4 min + 2 min |", line)
     self.assertIn("0.921 → 0.9406", lines[2])            # the paper's Table 4
     with self.assertRaisesRegex(ValueError, "unknown corpus 'news'"):
-      report.text_table([("news", mle, gan)])
+      report.text_table([("news", [mle], [gan])])
     with self.assertRaisesRegex(ValueError, "CORPUS:MLE_RUN:SEQGAN_RUN"):
       report.parse_pairs(["obama:runs/a"])
+
+  def test_real_data_table_over_seeds(self):
+    root = self.create_tempdir().full_path
+    rng = np.random.default_rng(2)
+    def scores(low):     # COCO's metrics: BLEU-2 to BLEU-5
+      return {f"bleu{n}": rng.uniform(low, low + 0.2, 100) for n in range(2, 6)}
+    mle = [fake_run(f"{root}/mle{i}", None, 60.0, scores(0.6 + 0.01 * i),
+                    method="mle") for i in range(3)]
+    gan = [fake_run(f"{root}/gan{i}", None, 60.0, scores(0.65),
+                    adv_iterations=15, init_from=mle[i]) for i in range(3)]
+    pairs = report.parse_pairs(["coco:" + "+".join(mle) + ":" + "+".join(gan)])
+    self.assertEqual(pairs, [("coco", mle, gan)])
+    line = report.text_table(pairs).splitlines()[2]
+    scores = [[np.load(f"{r}/final_scores.npz")["bleu2"] for r in runs]
+              for runs in (mle, gan)]
+    means = [np.array([v.mean() for v in side]) for side in scores]
+    for m in means:                         # mean ± s.d. over the 3 seeds
+      self.assertIn(f"| {m.mean():.3f} ± {m.std(ddof=1):.3f} (sd, 3 seeds) |",
+                    line)
+    p_seeds = stats.ttest_ind(*means, equal_var=False).pvalue
+    per_seed = [stats.ttest_ind(a, b, equal_var=False).pvalue
+                for a, b in zip(*scores)]
+    self.assertIn(f"| {p_seeds:.2g}; per seed "
+                  + ", ".join(f"{p:.2g}" for p in per_seed) + " |", line)
+    self.assertIn("(first seed) |", line)
 
   def test_unfinished_run_is_named(self):
     folder = self.create_tempdir().full_path

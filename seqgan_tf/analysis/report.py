@@ -21,7 +21,10 @@ started from, as "own + earlier").
 gives the real-data table instead: per corpus, MLE against SeqGAN on the
 paper's metrics for it (each ± its standard error over samples, Welch's p over
 the per-sample scores), beside the paper's figures; --readme writes it between
-`<!-- realdata:begin -->` and `<!-- realdata:end -->`.
+`<!-- realdata:begin -->` and `<!-- realdata:end -->`. With several seeds
+(CORPUS:MLE_RUN+MLE_RUN...:SEQGAN_RUN+SEQGAN_RUN..., seed i of one side paired
+with seed i of the other) each side is the mean ± s.d. of its runs' means, the
+p-value is Welch's over those means, and each seed's per-sample p follows it.
 """
 
 from __future__ import annotations
@@ -116,6 +119,16 @@ def _p_value(x: list[np.ndarray], y: list[np.ndarray]) -> str:
   return "< 1e-300" if p == 0.0 else f"{p:.2g}"
 
 
+def _over_seeds(values: list[np.ndarray]) -> str:
+  """Runs' mean score: ± its standard error (one run), ± the s.d. of the
+  runs' means (several seeds)."""
+  if len(values) == 1:
+    return _mean_se(values[0])
+  means = np.array([v.mean() for v in values])
+  return (f"{means.mean():.3f} ± {means.std(ddof=1):.3f} (sd, {len(means)} "
+          "seeds)")
+
+
 def table(rows: list[tuple[str, list[str]]], reference: str,
           metric: str | None = None) -> str:
   """Table 1 as Markdown. rows: (label, run folders)."""
@@ -132,12 +145,8 @@ def table(rows: list[tuple[str, list[str]]], reference: str,
   lines = [header]
   for label, runs in rows:
     values = scores[label]
-    if len(values) == 1:
-      what = f"{_mean_se(values[0])} (s.e., {len(values[0]):,} samples)"
-    else:
-      means = np.array([v.mean() for v in values])
-      what = (f"{means.mean():.3f} ± {means.std(ddof=1):.3f} (sd, "
-              f"{len(means)} seeds)")
+    what = (f"{_mean_se(values[0])} (s.e., {len(values[0]):,} samples)"
+            if len(values) == 1 else _over_seeds(values))
     p = "–" if label == reference else _p_value(values, ref)
     paper = f"{PAPER[label]:.3f}" if metric == "nll_oracle" and label in PAPER else ""
     clock = wall_clock(runs[0]) + (" (first seed)" if len(runs) > 1 else "")
@@ -151,28 +160,32 @@ def _paper_pair(pair: tuple[float | None, float]) -> str:
   return f"{gan:g}" if mle is None else f"{mle:g} → {gan:g}"
 
 
-def text_table(pairs: list[tuple[str, str, str]]) -> str:
+def text_table(pairs: list[tuple[str, list[str], list[str]]]) -> str:
   """MLE against SeqGAN on real data, as Markdown.
 
   Args:
-    pairs: (corpus, MLE run, SeqGAN run) per corpus; the corpus names the
-      metrics (PAPER_TEXT) and the paper's figures.
+    pairs: (corpus, MLE runs, SeqGAN runs) per corpus, one run per seed; the
+      corpus names the metrics (PAPER_TEXT) and the paper's figures.
   """
   lines = ["| corpus | metric | MLE | SeqGAN | p (Welch) | paper | schedule "
            "(SeqGAN run) | wall clock (MLE; SeqGAN) |",
            "|---|---|---|---|---|---|---|---|"]
-  for corpus, mle_run, gan_run in pairs:
+  for corpus, mle_runs, gan_runs in pairs:
     if corpus not in PAPER_TEXT:
       raise ValueError(f"--pairs: unknown corpus {corpus!r}; one of "
                        f"{', '.join(PAPER_TEXT)}.")
+    seeds = "" if len(gan_runs) == 1 else " (first seed)"
     for metric, paper in PAPER_TEXT[corpus].items():
-      mle, gan = (compare.load_scores(run, metric)[1]
-                  for run in (mle_run, gan_run))
+      mle, gan = ([compare.load_scores(run, metric)[1] for run in runs]
+                  for runs in (mle_runs, gan_runs))
+      p = _p_value(mle, gan)
+      if len(mle) > 1 and len(mle) == len(gan):   # each seed's own test
+        p += "; per seed " + ", ".join(
+            _p_value([a], [b]) for a, b in zip(mle, gan))
       lines.append(
-          f"| {corpus} | {metric} | {_mean_se(mle)} | {_mean_se(gan)} | "
-          f"{_p_value([mle], [gan])} | {_paper_pair(paper)} "
-          f"| {schedule(gan_run)} | {wall_clock(mle_run)}; "
-          f"{wall_clock(gan_run)} |")
+          f"| {corpus} | {metric} | {_over_seeds(mle)} | {_over_seeds(gan)} "
+          f"| {p} | {_paper_pair(paper)} | {schedule(gan_runs[0])} "
+          f"| {wall_clock(mle_runs[0])}; {wall_clock(gan_runs[0])}{seeds} |")
   return "\n".join(lines) + "\n"
 
 
@@ -203,14 +216,14 @@ def parse_rows(specs: list[str]) -> list[tuple[str, list[str]]]:
   return rows
 
 
-def parse_pairs(specs: list[str]) -> list[tuple[str, str, str]]:
+def parse_pairs(specs: list[str]) -> list[tuple[str, list[str], list[str]]]:
   pairs = []
   for spec in specs:
     parts = spec.split(":")
     if len(parts) != 3 or not all(parts):
       raise ValueError(f"--pairs entry {spec!r}: write CORPUS:MLE_RUN:"
-                       "SEQGAN_RUN")
-    pairs.append(tuple(parts))
+                       "SEQGAN_RUN (several seeds: RUN+RUN...)")
+    pairs.append((parts[0], parts[1].split("+"), parts[2].split("+")))
   return pairs
 
 
@@ -218,8 +231,9 @@ def define_flags() -> None:
   """The command's flags (defined only when it runs, so that importing this
   module next to another command defines nothing)."""
   flags.DEFINE_list("rows", [], "LABEL:RUN[+RUN...] per row, in order.")
-  flags.DEFINE_list("pairs", [], "CORPUS:MLE_RUN:SEQGAN_RUN per corpus: the "
-                    "real-data table instead of Table 1.")
+  flags.DEFINE_list("pairs", [], "CORPUS:MLE_RUN:SEQGAN_RUN per corpus "
+                    "(several seeds: RUN+RUN...): the real-data table "
+                    "instead of Table 1.")
   flags.DEFINE_string("reference", "seqgan", "The row p-values compare with.")
   flags.DEFINE_string("metric", None, "Score (default: the first in "
                       "final_scores.npz: nll_oracle, or bleu2 on text).")
