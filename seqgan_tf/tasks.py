@@ -221,8 +221,24 @@ class TextTask:
     return ids
 
   def evaluate(self, generator, seed, final):
+    samples = self._sample(generator, self.config.eval_samples, seed).numpy()
+    metrics, scores = self.score(samples, final)
+    metrics["nll_test"] = self.nll_test(generator)
+    metrics["distinct"] = distinct_fraction(samples)
+    texts = [self.vocab.decode(row)
+             for row in samples[:self.config.num_text_samples]]
+    return metrics, texts, scores if final else {}
+
+  def score(self, samples: np.ndarray, final: bool = False
+            ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """BLEU against the test set, Self-BLEU (and Nottingham's pitch MSE) of
+    [n, T] token sequences, whoever wrote them.
+
+    Returns:
+      (metrics: each score's mean, with its standard error when `final`;
+      scores: each metric's [n] per-sample values)
+    """
     config = self.config
-    samples = self._sample(generator, config.eval_samples, seed).numpy()
     hyps = [self.vocab.strip(row) for row in samples]
     scores = {f"bleu{n}": np.array(self.bleu.scores(hyps, n))
               for n in config.bleu_ngrams}
@@ -236,10 +252,7 @@ class TextTask:
     for n in config.bleu_ngrams:
       metrics[f"self_bleu{n}"] = bleu.self_bleu(diverse, n,
                                                 unknown=tokenizer.UNK_ID)
-    metrics["nll_test"] = self.nll_test(generator)
-    metrics["distinct"] = distinct_fraction(samples)
-    texts = [self.vocab.decode(row) for row in samples[:config.num_text_samples]]
-    return metrics, texts, scores if final else {}
+    return metrics, scores
 
   def nll_test(self, generator: Generator) -> float:
     """G's mean per-token NLL on the test set, over tokens up to </s>."""

@@ -8,6 +8,7 @@ import tensorflow as tf
 from scipy import stats
 
 from conftest import smoke_config
+from seqgan_tf import config as config_lib
 from seqgan_tf.analysis import report, sweep
 from seqgan_tf.training import loop
 
@@ -166,6 +167,45 @@ class SweepTest(tf.test.TestCase):
     with open(os.path.join(out, "sweep.json")) as f:
       self.assertLen(json.load(f), 3)
     self.assertNotEmpty(os.listdir(os.path.join(out, "tensorboard")))
+
+  def test_verdict_at_equal_diversity_by_hand(self):
+    def row(run, x, y):
+      return {"run": run, "task": "coco", "self_bleu2": x, "bleu2": y,
+              "bleu3": 0.0, "distinct": 1.0, "temperature": 1.0}
+    rows = [row("mle", 0.5, 0.6), row("mle", 0.7, 0.75), row("mle", 0.6, 0.7),
+            row("seqgan", 0.55, 0.672),  # MLE there: 0.65 -> +0.022
+            row("seqgan", 0.65, 0.709),  # MLE there: 0.725 -> -0.016
+            row("seqgan", 0.80, 0.90)]   # beyond MLE's range: not compared
+    self.assertEqual(
+        sweep.verdict(rows, "mle", "seqgan"),
+        "seqgan against mle at equal self_bleu2: bleu2 +0.003 on average "
+        "(from -0.016 to +0.022); seqgan lies above (better) at 1 of 2 points "
+        "within mle's range.")
+    self.assertIn("no point of far", sweep.verdict(
+        rows + [row("far", 0.9, 0.1)], "mle", "far"))
+
+  def test_training_data_point_scores_training_sequences(self):
+    tmp = self.create_tempdir().full_path
+    corpus = os.path.join(tmp, "corpus.txt")
+    with open(corpus, "w") as f:     # 40 distinct lines, 4 + 1 tokens each
+      for i in range(40):
+        f.write(f"w{i % 8} v{i // 8} a b\n")
+    config = config_lib.Config(
+        task="text", train_file=corpus, test_file=corpus, vocab_size=40,
+        seq_length=6, gen_emb_dim=8, gen_hidden_dim=8, batch_size=8,
+        method="mle", pretrain_gen_epochs=1, pretrain_dis_steps=0,
+        adv_iterations=0, eval_samples=16, self_bleu_samples=16,
+        nll_samples=16, bleu_ngrams=(2, 3), dis_compute_dtype="float32")
+    workdir = os.path.join(tmp, "run")
+    loop.train_and_evaluate(config, workdir)
+    row = sweep.data_row(workdir, None)
+    # The test set is the training set: every training line is one of the
+    # references, so its BLEU is 1; 16 of the 40 distinct lines are drawn.
+    self.assertEqual(row["run"], sweep.DATA_LABEL)
+    self.assertAllClose([row["bleu2"], row["bleu3"]], [1.0, 1.0], atol=1e-9)
+    self.assertEqual(row["distinct"], 1.0)
+    self.assertBetween(row["self_bleu2"], 0.0, 1.0)
+    self.assertNotIn("nll_test", row)
 
 
 if __name__ == "__main__":

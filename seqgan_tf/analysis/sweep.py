@@ -9,8 +9,12 @@ diversity. For each run and temperature, G's logits are divided by the
 temperature and the task's evaluation is run on that policy: NLL-oracle
 (quality) against NLL-test (coverage of held-out oracle samples) on the
 synthetic task, BLEU against Self-BLEU on text. The same seed is used at every
-point. Writes OUT/sweep.json, OUT/sweep.md, OUT/sweep.png and a TensorBoard
-image and scalars (OUT/tensorboard).
+point. On text the training data's own point is added (as many training
+sequences as samples, scored as samples are: what a generator that had learnt
+the data exactly would reach), and each run after the first gets a one-line
+verdict: its quality at equal diversity against the first run's curve.
+Writes OUT/sweep.json, OUT/sweep.md, OUT/sweep.png and a TensorBoard image
+and scalars (OUT/tensorboard).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
@@ -58,9 +63,12 @@ def axes(task_name: str, metrics: dict) -> tuple[str, str]:
   return f"self_bleu{n}", f"bleu{n}"
 
 
-def sweep_run(label: str, workdir: str, temperatures: list[float],
-              samples: int | None) -> list[dict]:
-  """The task's metrics of one run's final G at each temperature."""
+DATA_LABEL = "training data"
+
+
+def run_task(workdir: str, samples: int | None
+             ) -> tuple[config_lib.Config, tasks.Task]:
+  """A run's config (with `samples` per evaluation) and its task."""
   saved = workdir_lib.saved_config(workdir)
   if saved is None:
     raise ValueError(f"{workdir} holds no run (no config.json).")
@@ -68,7 +76,13 @@ def sweep_run(label: str, workdir: str, temperatures: list[float],
   if samples:
     config = config_lib.replace(config, nll_samples=samples,
                                 eval_samples=samples)
-  task = tasks.build(config, workdir)
+  return config, tasks.build(config, workdir)
+
+
+def sweep_run(label: str, workdir: str, temperatures: list[float],
+              samples: int | None) -> list[dict]:
+  """The task's metrics of one run's final G at each temperature."""
+  config, task = run_task(workdir, samples)
   generator = export.restore_generator(config, workdir)
   seed = seeds.stateless_seed(config.seed, SeedPath.SWEEP)
   rows, copy = [], None
@@ -80,12 +94,47 @@ def sweep_run(label: str, workdir: str, temperatures: list[float],
   return rows
 
 
+def data_row(workdir: str, samples: int | None) -> dict:
+  """The text task's scores of its own training sequences (as many as a
+  run's evaluation samples, drawn without replacement), as a sweep row."""
+  config, task = run_task(workdir, samples)
+  rng = np.random.default_rng(seeds.int_seed(config.seed, SeedPath.SWEEP))
+  count = min(config.eval_samples, len(task.real))
+  rows = task.real[rng.choice(len(task.real), count, replace=False)]
+  metrics, _ = task.score(rows)
+  return {"run": DATA_LABEL, "task": config.task, "temperature": 1.0,
+          **metrics, "distinct": tasks.distinct_fraction(rows)}
+
+
+def verdict(rows: list[dict], reference: str, label: str) -> str:
+  """One line: `label`'s quality against `reference`'s curve at equal
+  diversity (linear between the reference's points; only where they span)."""
+  x, y = axes(rows[0]["task"], rows[0])
+  ref = sorted((r[x], r[y]) for r in rows if r["run"] == reference)
+  ours = [(r[x], r[y]) for r in rows if r["run"] == label]
+  inside = [(a, b) for a, b in ours if ref[0][0] <= a <= ref[-1][0]]
+  if len(ref) < 2 or not inside:
+    return (f"{label} against {reference}: no point of {label} lies within "
+            f"{reference}'s range of {x}, so no comparison at equal {x}.")
+  gaps = np.array([b - np.interp(a, *zip(*ref)) for a, b in inside])
+  better = gaps < 0 if y.startswith("nll") else gaps > 0
+  side = "below" if y.startswith("nll") else "above"
+  return (f"{label} against {reference} at equal {x}: {y} {gaps.mean():+.3f} "
+          f"on average (from {gaps.min():+.3f} to {gaps.max():+.3f}); "
+          f"{label} lies {side} (better) at {int(better.sum())} of "
+          f"{len(gaps)} points within {reference}'s range.")
+
+
 def markdown(rows: list[dict]) -> str:
   x, y = axes(rows[0]["task"], rows[0])
   lines = [f"| run | temperature | {y} | {x} | distinct |", "|---|---|---|---|---|"]
   for r in rows:
-    lines.append(f"| {r['run']} | {r['temperature']:g} | {r[y]:.3f} | "
+    temperature = "–" if r["run"] == DATA_LABEL else f"{r['temperature']:g}"
+    lines.append(f"| {r['run']} | {temperature} | {r[y]:.3f} | "
                  f"{r[x]:.3f} | {r['distinct']:.3f} |")
+  labels = [r for r in dict.fromkeys(r["run"] for r in rows)
+            if r != DATA_LABEL]
+  lines += [""] + [verdict(rows, labels[0], label) for label in labels[1:]]
   return "\n".join(lines) + "\n"
 
 
@@ -98,6 +147,10 @@ def plot(rows: list[dict]) -> bytes:
   figure, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
   for label in dict.fromkeys(r["run"] for r in rows):
     points = [r for r in rows if r["run"] == label]
+    if label == DATA_LABEL:
+      ax.plot([p[x] for p in points], [p[y] for p in points], "k*",
+              markersize=12, label=label)
+      continue
     ax.plot([p[x] for p in points], [p[y] for p in points], "o-", label=label)
     for p in points:
       ax.annotate(f"{p['temperature']:g}", (p[x], p[y]), fontsize=7,
@@ -145,6 +198,8 @@ def define_flags() -> None:
   flags.DEFINE_integer("samples", None, "Samples per point (default: the run's "
                        "--nll_samples / --eval_samples).")
   flags.DEFINE_string("out", "runs/sweep", "Output folder.")
+  flags.DEFINE_bool("data_point", True, "On text, add the training data's "
+                    "own point (scored as samples are).")
 
 
 def main(argv):
@@ -158,6 +213,9 @@ def main(argv):
       rows += sweep_run(label, runs[0], temperatures, flags.FLAGS.samples)
     if not rows:
       raise ValueError("give --runs=LABEL:WORKDIR[,LABEL:WORKDIR...]")
+    if flags.FLAGS.data_point and rows[0]["task"] != "synthetic":
+      rows.append(data_row(report.parse_rows(flags.FLAGS.runs)[0][1][0],
+                           flags.FLAGS.samples))
   except (ValueError, config_lib.ConfigError) as e:
     print(e, file=sys.stderr)
     return 2
