@@ -181,6 +181,15 @@ class SweepTest(tf.test.TestCase):
         "seqgan against mle at equal self_bleu2: bleu2 +0.003 on average "
         "(from -0.016 to +0.022); seqgan lies above (better) at 1 of 2 points "
         "within mle's range.")
+    # The axes: the paper's headline BLEU order per corpus, else the lowest.
+    metrics = {f"bleu{n}": 0.5 for n in range(2, 6)}
+    metrics.update(bleu2_stderr=0.1, self_bleu2=0.5)
+    self.assertEqual(sweep.axes("nottingham", metrics),
+                     ("self_bleu4", "bleu4"))
+    self.assertEqual(sweep.axes("obama", metrics), ("self_bleu3", "bleu3"))
+    self.assertEqual(sweep.axes("text", metrics), ("self_bleu2", "bleu2"))
+    self.assertEqual(sweep.axes("synthetic", metrics),
+                     ("nll_test", "nll_oracle"))
     self.assertIn("no point of far", sweep.verdict(
         rows + [row("far", 0.9, 0.1)], "mle", "far"))
 
