@@ -65,6 +65,8 @@ HELP = {
     "gen_init_stddev": "Std of G's N(0, s) initialisation (authors: 0.1).",
     "gen_learning_rate": "Adam learning rate of G, for MLE and the policy "
                          "gradient (authors: 0.01).",
+    "pg_learning_rate": "Adam learning rate of the policy gradient alone "
+                        "(0: --gen_learning_rate, as the authors).",
     "gen_grad_clip": "Global-norm clip of G's gradients (authors: 5.0).",
     "dis_emb_dim": "D's embedding width (paper: 64).",
     "dis_filter_sizes": "D's convolution widths, in tokens (empty: the paper's "

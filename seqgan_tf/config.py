@@ -114,6 +114,7 @@ class Config:
   gen_hidden_dim: int = 32
   gen_init_stddev: float = 0.1
   gen_learning_rate: float = 0.01
+  pg_learning_rate: float = 0.0   # 0: gen_learning_rate (the authors' one)
   gen_grad_clip: float = 5.0
 
   # Discriminator.
@@ -167,6 +168,11 @@ class Config:
     if self.dis_filter_sizes:
       return self.dis_filter_sizes, self.dis_num_filters
     return paper_kernels(self.seq_length)
+
+  @property
+  def policy_gradient_learning_rate(self) -> float:
+    """The policy gradient's Adam rate: --pg_learning_rate, else G's one."""
+    return self.pg_learning_rate or self.gen_learning_rate
 
   @property
   def export_name(self) -> str:
@@ -256,6 +262,8 @@ def validate(config: Config) -> Config:
                "gen_grad_clip"):
     need(getattr(config, name) > 0, name,
          "must be positive")
+  need(config.pg_learning_rate >= 0, "pg_learning_rate",
+       "must be zero (the same as --gen_learning_rate) or positive")
   need(config.dis_l2 >= 0, "dis_l2", "must be zero or more")
   need(len(config.dis_filter_sizes) == len(config.dis_num_filters),
        "dis_filter_sizes", "needs one --dis_num_filters entry per width "

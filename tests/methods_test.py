@@ -74,11 +74,16 @@ class InitFromTest(tf.test.TestCase):
                 export.restore_generator(mle, source).weights]
 
     workdir = self.create_tempdir().full_path
-    config = smoke_config(init_from=source, adv_iterations=1)
+    config = smoke_config(init_from=source, adv_iterations=1,
+                          pg_learning_rate=0.002)
     trainer = loop.Trainer(config, workdir, signals.StopSignal())
     trainer.restore()
     self.assertEqual(int(trainer.model.mle_epochs_done),
                      config.pretrain_gen_epochs)
+    # The flags' rates win over the restored optimizers' own.
+    self.assertAllClose(float(trainer.model.pg_optimizer.learning_rate), 0.002)
+    self.assertAllClose(float(trainer.model.mle_optimizer.learning_rate),
+                        config.gen_learning_rate)
     for a, b in zip(expected, trainer.model.generator.weights):
       self.assertAllEqual(a, b.numpy())
     results = trainer.run()

@@ -103,6 +103,20 @@ class AdversarialStepTest(tf.test.TestCase):
     self.assertBetween(p, 0.01, 0.99)            # both kinds of rows drawn
     self.assertAllClose(out["reward_std"], np.sqrt(p * (1 - p)), atol=1e-5)
 
+  def test_policy_gradient_has_its_own_learning_rate(self):
+    config = config_lib.replace(TINY, pg_learning_rate=1e-3)
+    model = SeqGAN(config)
+    self.assertAllClose(float(model.mle_optimizer.learning_rate),
+                        TINY.gen_learning_rate)
+    before = [v.numpy() for v in model.generator.trainable_variables]
+    model.adversarial_generator_step(tf.constant([3, 4]))
+    moved = max(np.abs(v.numpy() - b).max() for v, b in
+                zip(model.generator.trainable_variables, before))
+    # Adam's first step moves a weight by lr * m / (sqrt(v) + eps), at most
+    # lr (about lr wherever the gradient is well above eps): here 1e-3, not
+    # --gen_learning_rate's 1e-2.
+    self.assertBetween(moved, 0.5e-3, 1.001e-3)
+
   def test_discriminator_learns_to_separate(self):
     config = config_lib.replace(TINY, dis_learning_rate=0.01)
     model = SeqGAN(config)
@@ -138,7 +152,8 @@ class ConfigTest(tf.test.TestCase):
                          ({"dis_num_filters": (3,)}, "dis_filter_sizes"),
                          ({"start_token": 12}, "start_token"),
                          ({"batch_size": 0}, "batch_size"),
-                         ({"gen_learning_rate": -1.0}, "gen_learning_rate")]:
+                         ({"gen_learning_rate": -1.0}, "gen_learning_rate"),
+                         ({"pg_learning_rate": -1.0}, "pg_learning_rate")]:
       with self.assertRaisesRegex(config_lib.ConfigError, f"--{flag}="):
         config_lib.replace(TINY, **change)
 

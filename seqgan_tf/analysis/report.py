@@ -91,6 +91,8 @@ def schedule(run: str) -> str:
          if c.get("adv_d_steps") else "")
     reward = (f"BLEU-{c.get('pg_bleu_n', 3)}" if method == "pg_bleu" else "D")
     extra = f", r={c['rollout_update_rate']:g}, N={c['rollout_num']}"
+    if c.get("pg_learning_rate"):
+      extra += f", PG lr {c['pg_learning_rate']:g}"
     if c.get("reward_baseline", "none") != "none":
       extra += f", baseline {c['reward_baseline']}"
     parts.append(f"{c['adv_iterations']} it. ({c['adv_g_steps']} G{d}; "

@@ -110,7 +110,7 @@ class Trainer:
       return
     # Keras keeps learning rates in (checkpointed) variables: the flags win.
     model.mle_optimizer.learning_rate = config.gen_learning_rate
-    model.pg_optimizer.learning_rate = config.gen_learning_rate
+    model.pg_optimizer.learning_rate = config.policy_gradient_learning_rate
     model.dis_optimizer.learning_rate = config.dis_learning_rate
     logging.info("Resumed from %s: %d MLE epochs, %d D pre-training steps, "
                  "%d adversarial iterations done%s.", restored,

@@ -121,7 +121,7 @@ class SeqGAN(tf.Module):
     # Separate Adam states for MLE and the policy gradient (authors' code).
     self.mle_optimizer = optim.make_adam(config.gen_learning_rate,
                                         config.gen_grad_clip, "mle_adam")
-    self.pg_optimizer = optim.make_adam(config.gen_learning_rate,
+    self.pg_optimizer = optim.make_adam(config.policy_gradient_learning_rate,
                                        config.gen_grad_clip, "pg_adam")
     self.dis_optimizer = optim.make_adam(config.dis_learning_rate, None,
                                         "dis_adam")
