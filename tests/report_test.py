@@ -107,7 +107,8 @@ class ReportTest(tf.test.TestCase):
     mle = [fake_run(f"{root}/mle{i}", None, 60.0, scores(0.6 + 0.01 * i),
                     method="mle") for i in range(3)]
     gan = [fake_run(f"{root}/gan{i}", None, 60.0, scores(0.65),
-                    adv_iterations=15, init_from=mle[i]) for i in range(3)]
+                    adv_iterations=15, init_from=mle[i], mle_patience=5,
+                    pg_learning_rate=0.001) for i in range(3)]
     pairs = report.parse_pairs(["coco:" + "+".join(mle) + ":" + "+".join(gan)])
     self.assertEqual(pairs, [("coco", mle, gan)])
     line = report.text_table(pairs).splitlines()[2]
@@ -123,6 +124,8 @@ class ReportTest(tf.test.TestCase):
     self.assertIn(f"| {p_seeds:.2g}; per seed "
                   + ", ".join(f"{p:.2g}" for p in per_seed) + " |", line)
     self.assertIn("(first seed) |", line)
+    self.assertIn("| MLE ≤120 ep (early stopping, patience 5); 15 it. (1 G, "
+                  "1×1 D ep; reward D, r=0, N=16, PG lr 0.001)", line)
 
   def test_unfinished_run_is_named(self):
     folder = self.create_tempdir().full_path

@@ -82,6 +82,9 @@ def schedule(run: str) -> str:
   c = config_of(run)
   method = c.get("method", "seqgan")
   parts = [f"MLE {c['pretrain_gen_epochs']} ep"]
+  if c.get("mle_patience"):
+    parts = [f"MLE ≤{c['pretrain_gen_epochs']} ep (early stopping, patience "
+             f"{c['mle_patience']})"]
   if method == "ss":
     parts = [f"SS {c['pretrain_gen_epochs']} ep (w -{c['ss_decay']}/ep)"]
   if c.get("pretrain_dis_steps"):
@@ -93,6 +96,8 @@ def schedule(run: str) -> str:
     extra = f", r={c['rollout_update_rate']:g}, N={c['rollout_num']}"
     if c.get("pg_learning_rate"):
       extra += f", PG lr {c['pg_learning_rate']:g}"
+    elif c.get("gen_learning_rate", 0.01) != 0.01:   # the authors' rate
+      extra += f", G lr {c['gen_learning_rate']:g}"
     if c.get("reward_baseline", "none") != "none":
       extra += f", baseline {c['reward_baseline']}"
     parts.append(f"{c['adv_iterations']} it. ({c['adv_g_steps']} G{d}; "

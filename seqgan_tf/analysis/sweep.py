@@ -170,7 +170,7 @@ def plot(rows: list[dict]) -> bytes:
                 f"{x} (lower is more diverse)")
   ax.set_ylabel(f"{y} (quality; lower is better)" if y == "nll_oracle" else
                 f"{y} (quality; higher is better)")
-  ax.set_title("Quality against diversity over temperature")
+  ax.set_title(f"Quality against diversity over temperature: {rows[0]['task']}")
   ax.legend()
   ax.grid(alpha=0.3)
   figure.tight_layout()
