@@ -20,7 +20,9 @@ from seqgan_tf import bleu, seeds
 from seqgan_tf.config import Config, ConfigError
 from seqgan_tf.data import (corpora, input_pipeline, oracle as oracle_lib,
                             tokenizer)
-from seqgan_tf.modeling import Generator, baselines, chunked_log_probs, sampler
+from seqgan_tf.modeling import (Generator, baselines, chunked_log_probs,
+                                sampler, through_end)
+from seqgan_tf.modeling.losses import mle_loss
 from seqgan_tf.seeds import SeedPath
 
 Metrics = dict[str, float]
@@ -255,9 +257,11 @@ class TextTask:
     return metrics, scores
 
   def nll_test(self, generator: Generator) -> float:
-    """G's mean per-token NLL on the test set, over tokens up to </s>."""
-    log_probs = self._log_probs(generator, tf.constant(self.test)).numpy()
-    return float(-log_probs[tokenizer.through_end(self.test)].mean())
+    """G's mean per-token NLL on the test set, over tokens up to </s> (the
+    MLE loss, as early stopping measures it on the validation split)."""
+    test = tf.constant(self.test)
+    return float(mle_loss(self._log_probs(generator, test),
+                          through_end(test, tokenizer.END_ID)))
 
 
 def pitch_mse(vocab: tokenizer.Vocabulary, samples: np.ndarray,

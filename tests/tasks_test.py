@@ -10,6 +10,7 @@ from main_test import read_events, run_main
 from seqgan_tf import tasks
 from seqgan_tf.data import tokenizer
 from seqgan_tf.data.tokenizer import Vocabulary
+from seqgan_tf.modeling import Generator, through_end
 
 WORDS = {"adj": ["big", "small", "red", "old"],
          "noun": ["dog", "cat", "car", "tree"],
@@ -28,8 +29,20 @@ class EvaluationPiecesTest(tf.test.TestCase):
 
   def test_through_end_marks_tokens_up_to_first_end(self):
     ids = np.array([[5, 6, 2, 0, 0], [5, 2, 7, 2, 0], [5, 6, 7, 8, 9]])
-    self.assertAllEqual(tokenizer.through_end(ids),
+    self.assertAllEqual(through_end(ids, tokenizer.END_ID),
                         [[1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 1]])
+
+  def test_nll_test_is_the_mean_over_tokens_through_end(self):
+    task = tasks.TextTask.__new__(tasks.TextTask)   # only what nll_test reads
+    end = tokenizer.END_ID
+    task.test = np.array([[5, 6, end, 0, 0], [5, end, 7, end, 0],
+                          [5, 6, 7, 8, 9]], np.int32)
+    task._log_probs = lambda g, t: g.log_probs(t)
+    g = Generator(10, 4, 4, 5, tokenizer.START_ID)
+    log_probs = g.log_probs(tf.constant(task.test)).numpy().astype(np.float64)
+    live = [[1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 1]]  # 10 tokens
+    expected = -log_probs[np.array(live, bool)].sum() / 10
+    self.assertNear(task.nll_test(g), expected, 1e-5)
 
   def test_pitch_mse_by_hand(self):
     vocab = Vocabulary(list(tokenizer.RESERVED) + ["p60", "p62", "rest"],

@@ -74,13 +74,6 @@ class EncodeStats:
     return self.unknown / max(self.tokens, 1)
 
 
-def through_end(ids: np.ndarray) -> np.ndarray:
-  """[n, T] bool: the positions up to and including each row's first </s>
-  (the whole row when it has none, i.e. it was cut)."""
-  is_end = ids == END_ID
-  return np.cumsum(is_end, axis=1) - is_end == 0
-
-
 class Vocabulary:
   """Token <-> id. Ids 0-3 are <pad>, <s>, </s>, <unk>."""
 

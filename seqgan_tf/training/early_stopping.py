@@ -14,6 +14,7 @@ import tensorflow as tf
 from absl import logging
 
 from seqgan_tf.modeling import chunked_log_probs, through_end
+from seqgan_tf.modeling.losses import mle_loss
 from seqgan_tf.training.state import SeqGAN
 
 
@@ -35,9 +36,8 @@ class EarlyStopping:
 
   def validation_nll(self) -> float:
     """G's mean NLL per real token (through </s>) of the validation split."""
-    log_probs = self._log_probs(self.model.generator, self.validation)
-    return float(-tf.reduce_sum(log_probs * self.mask)
-                 / tf.reduce_sum(self.mask))
+    return float(mle_loss(self._log_probs(self.model.generator,
+                                          self.validation), self.mask))
 
   def after_epoch(self, index: int, total: int,
                   metrics: dict[str, float]) -> bool:
