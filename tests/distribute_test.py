@@ -187,6 +187,28 @@ class MultiWorkerTest(tf.test.TestCase):
 
 class HelpersTest(tf.test.TestCase):
 
+  def test_coordination_service_waits_longer_for_heartbeats(self):
+    """The service a worker configures: the leader and jobs the strategy
+    would choose (worker 0; the chief when there is one), a longer timeout."""
+    for cluster, leader, jobs in [
+        ({"worker": ["localhost:1", "localhost:2"]},
+         "/job:worker/replica:0/task:0", "[('worker', 2)]"),
+        ({"chief": ["localhost:3"], "worker": ["localhost:1"]},
+         "/job:chief/replica:0/task:0", "[('chief', 1), ('worker', 1)]")]:
+      env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(
+          {"cluster": cluster, "task": {"type": "worker", "index": 0}})}
+      code = ("from tensorflow.python.eager import context\n"
+              "from seqgan_tf.training import distribute\n"
+              "distribute._configure_coordination(1234)\n"
+              "c = context.context().coordination_service\n"
+              "print(c.heartbeat_timeout_in_ms, c.service_leader, "
+              "[(j.name, j.num_tasks) for j in c.coordinated_job_list])")
+      out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=300)
+      self.assertEqual(out.returncode, 0, out.stderr[-2000:])
+      self.assertEqual(out.stdout.strip().splitlines()[-1],
+                       f"1234 {leader} {jobs}")
+
   def test_chief(self):
     cases = [(None, True),
              ({"cluster": {"worker": ["a", "b"]},

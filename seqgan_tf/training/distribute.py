@@ -34,8 +34,41 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     if "TF_CONFIG" not in os.environ:
       raise ValueError("--strategy=multi_worker needs TF_CONFIG (the cluster "
                        "and this worker's index); see the README.")
+    _configure_coordination(HEARTBEAT_TIMEOUT_MS)
     return tf.distribute.MultiWorkerMirroredStrategy()
   return tf.distribute.get_strategy()
+
+
+# TensorFlow's coordination service takes a worker for dead after 10 s
+# without a heartbeat. On a busy machine (two workers and their compiles on
+# 2 cores) a live worker stalled that long and the run aborted; a minute
+# keeps a real failure visible without that.
+HEARTBEAT_TIMEOUT_MS = 60_000
+
+
+def _configure_coordination(heartbeat_timeout_ms: int) -> None:
+  """The coordination service MultiWorkerMirroredStrategy would configure
+  (the same leader and jobs), with a longer heartbeat timeout. The strategy
+  keeps a service configured before it is built."""
+  # TensorFlow has no public API for this: the strategy's own module gives
+  # the protobuf it uses (whose import path moves between versions).
+  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.distribute import collective_all_reduce_strategy
+  from tensorflow.python.distribute import multi_worker_util
+  from tensorflow.python.eager import context
+  protos = collective_all_reduce_strategy.coordination_config_pb2
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  spec = resolver.cluster_spec()
+  jobs = [job for job in ("chief", "worker") if job in spec.jobs]
+  if (context.context().coordination_service is not None
+      or resolver.task_type not in jobs):
+    return
+  context.context().configure_coordination_service(
+      service_type="standalone",
+      service_leader=multi_worker_util.coordination_leader(spec),
+      heartbeat_timeout_in_ms=heartbeat_timeout_ms,
+      coordinated_jobs=[protos.CoordinatedJob(
+          name=job, num_tasks=spec.num_tasks(job)) for job in jobs])
 
 
 def cluster_task() -> tuple[str | None, int, list[str]]:
