@@ -44,9 +44,8 @@ def paired_t(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     a, b: [n] values, n >= 2, a[i] paired with b[i] (e.g. the same seed).
   """
   from scipy import stats  # pylint: disable=g-import-not-at-top
-  d = b - a
-  t = d.mean() / (d.std(ddof=1) / math.sqrt(len(d)))
-  return float(t), float(len(d) - 1), float(2 * stats.t.sf(abs(t), len(d) - 1))
+  result = stats.ttest_rel(b, a)
+  return float(result.statistic), float(len(a) - 1), float(result.pvalue)
 
 
 def load_scores(workdir: str, metric: str | None) -> tuple[str, np.ndarray]:

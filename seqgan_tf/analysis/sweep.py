@@ -19,6 +19,7 @@ and scalars (OUT/tensorboard).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -73,6 +74,7 @@ def axes(task_name: str, metrics: dict) -> tuple[str, str]:
 DATA_LABEL = "training data"
 
 
+@functools.lru_cache(maxsize=None)   # the data point reuses the first run's
 def run_task(workdir: str, samples: int | None
              ) -> tuple[config_lib.Config, tasks.Task]:
   """A run's config (with `samples` per evaluation) and its task."""
@@ -219,14 +221,13 @@ def main(argv):
     temperatures = [float(t) for t in flags.FLAGS.temperatures]
     if not temperatures or min(temperatures) <= 0:
       raise ValueError("--temperatures must be positive numbers")
-    rows = []
-    for label, runs in report.parse_rows(flags.FLAGS.runs):
+    rows, specs = [], report.parse_rows(flags.FLAGS.runs)
+    for label, runs in specs:
       rows += sweep_run(label, runs[0], temperatures, flags.FLAGS.samples)
     if not rows:
       raise ValueError("give --runs=LABEL:WORKDIR[,LABEL:WORKDIR...]")
     if flags.FLAGS.data_point and rows[0]["task"] != "synthetic":
-      rows.append(data_row(report.parse_rows(flags.FLAGS.runs)[0][1][0],
-                           flags.FLAGS.samples))
+      rows.append(data_row(specs[0][1][0], flags.FLAGS.samples))
   except (ValueError, config_lib.ConfigError) as e:
     print(e, file=sys.stderr)
     return 2
