@@ -7,13 +7,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from absl import flags
+from absl import flags, logging
 
 from seqgan_tf import presets
 from seqgan_tf.config import (DIS_DTYPES, JIT_MODES, METHOD_DEFAULTS, METHODS,
                               MODES, REWARD_BASELINES, STRATEGIES,
                               TASK_DEFAULTS, TASKS, Config, ConfigError,
-                              upgrade, validate)
+                              replace, upgrade, validate)
 
 # Help for every flag: what it does, its unit, and the paper's value where
 # there is one ("paper: ..." refers to the synthetic experiment unless said).
@@ -49,8 +49,10 @@ HELP = {
     "tfds_dir": "Where TFDS prepares the corpora (empty: ~/tensorflow_datasets).",
     "text_level": "Tokens: word, char or space-separated (empty: the task's "
                   "default; poems: char, nottingham: space, else word).",
-    "text_unit": "text: one sequence per line, or per blank-line-separated "
-                 "paragraph.",
+    "text_unit": "text: one sequence per line, per blank-line-separated "
+                 "paragraph, or per sentence (split after . ! ? in each "
+                 "line). --task=text takes sentences when too many lines "
+                 "are longer than 64 tokens.",
     "num_train": "synthetic: oracle samples used as real data (paper: 10,000; "
                  "authors: 9,984).",
     "vocab_size": "Tokens. synthetic: the oracle's vocabulary (paper: 5,000); "
@@ -99,6 +101,12 @@ HELP = {
                      "the same number (authors: 9,984).",
     "dis_epochs": "Epochs over each D step's data, k in the paper (paper: 3).",
     "adv_iterations": "Adversarial iterations (authors: 200).",
+    "time_budget_minutes": "If > 0: at start-up, after timing each kind of "
+                           "step, scale the MLE epochs and adversarial "
+                           "iterations down (never up) so that the estimated "
+                           "run fits this many minutes. --task=text: 60, "
+                           "unless --pretrain_gen_epochs or --adv_iterations "
+                           "is given. 0: the schedule as given.",
     "adv_g_steps": "Policy-gradient steps of G per iteration (paper: 1).",
     "adv_d_steps": "D steps per iteration, each on fresh negatives (paper: 5).",
     "rollout_num": "Monte Carlo completions per prefix, N in the paper (paper: "
@@ -227,6 +235,13 @@ def config_from_flags(values: flags.FlagValues,
     given = {name for name in sizing.SIZED if values[name].present}
     if given != set(sizing.SIZED):    # reads the corpus only if needed
       config = validate(sizing.size(config, given))
+    fixed = [f"--{name}" for name in ("pretrain_gen_epochs", "adv_iterations")
+             if values[name].present]
+    if (fixed and config.time_budget_minutes
+        and not values["time_budget_minutes"].present):
+      logging.info("--task=text: the schedule is not fitted to an hour (%s "
+                   "given; --time_budget_minutes fits it).", " and ".join(fixed))
+      config = replace(config, time_budget_minutes=0.0)
   return config
 
 

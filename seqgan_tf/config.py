@@ -70,9 +70,11 @@ TASK_DEFAULTS = {
     "nottingham": dict(seq_length=33, vocab_size=100, pretrain_gen_epochs=100,
                        mle_patience=5, pg_learning_rate=1e-3,
                        **_HOUR_ADVERSARIAL),
-    # Your own corpus: the same hour-sized adversarial phase; the length,
-    # vocabulary, G and MLE epochs come from the corpus (data/sizing.py).
-    "text": dict(_HOUR_ADVERSARIAL),
+    # Your own corpus: the length, vocabulary, G and MLE epochs come from the
+    # corpus (data/sizing.py); at start-up the MLE epochs and the named tasks'
+    # adversarial iterations shrink, if need be, to fit the hour on this
+    # machine's measured step times (training/progress.py, fit_to_budget).
+    "text": dict(time_budget_minutes=60.0, **_HOUR_ADVERSARIAL),
 }
 
 
@@ -146,6 +148,9 @@ class Config:
   rollout_update_rate: float = 0.0  # the paper's beta <- theta (README)
   reward_baseline: str = "none"
   init_from: str = ""           # a workdir whose latest checkpoint starts this run
+  # > 0: at start-up the MLE epochs and adversarial iterations are scaled down
+  # (never up) so that the timed estimate of the run fits this many minutes.
+  time_budget_minutes: float = 0.0
 
   # Table 1's baselines (modeling/baselines.py).
   ss_decay: float = 0.002       # scheduled sampling: w falls this much an epoch
@@ -251,6 +256,8 @@ def validate(config: Config) -> Config:
                "mle_patience"):
     need(getattr(config, name) >= 0, name, "must be zero or more")
   need(config.seq_length >= 2, "seq_length", "must be at least 2")
+  need(config.time_budget_minutes >= 0, "time_budget_minutes",
+       "must be zero (off) or a number of minutes")
   need(config.validation_every >= 2, "validation_every",
        "must be at least 2 (every N-th real sequence is held out)")
   need(0 <= config.start_token < config.vocab_size, "start_token",
@@ -279,8 +286,8 @@ def validate(config: Config) -> Config:
        "every count must be positive")
   need(config.text_level in ("", "word", "char", "space"), "text_level",
        "must be word, char or space (empty: the task's default)")
-  need(config.text_unit in ("line", "paragraph"), "text_unit",
-       "must be line or paragraph")
+  need(config.text_unit in ("line", "paragraph", "sentence"), "text_unit",
+       "must be line, paragraph or sentence")
   need(config.task != "text" or bool(config.train_file), "train_file",
        "--task=text needs --train_file=YOUR_FILE.txt")
   need(bool(config.bleu_ngrams) and all(1 <= n <= 5 for n in config.bleu_ngrams),

@@ -96,6 +96,18 @@ class UserTextTest(tf.test.TestCase):
     self.assertEqual(corpora.records(open(para).read(), "paragraph"),
                      ["a b c", "d e"])
 
+  def test_sentences_hold_out_whole_lines(self):
+    # Line i: "i a. i b! i c?" - three sentences; lines 9 and 19 held out.
+    path = self.create_tempfile(content="".join(
+        f"{i} a. {i} b! {i} c?\n" for i in range(20))).full_path
+    train, test = corpora.user_texts(path, "", "sentence")
+    self.assertEqual(test, ["9 a.", "9 b!", "9 c?", "19 a.", "19 b!",
+                            "19 c?"])
+    self.assertLen(train, 54)
+    self.assertEqual(train[:3], ["0 a.", "0 b!", "0 c?"])
+    self.assertEqual(corpora.sentences("Mr.Smith left. Then 3.5 rose."),
+                     ["Mr.Smith left.", "Then 3.5 rose."])
+
   def test_bad_files_are_clear_errors(self):
     tfds_dir = self.create_tempdir().full_path
     latin1 = self.create_tempfile("latin1.txt")

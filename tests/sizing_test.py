@@ -68,9 +68,39 @@ class SizingTest(tf.test.TestCase):
     self.assertEqual(sized.pretrain_gen_epochs,
                      min(30, max(5, round(sizing.MLE_TOKENS / tokens))))
     self.assertEqual(sized.adv_iterations, 15)         # the hour schedule
+    self.assertEqual(sized.time_budget_minutes, 60.0)  # fitted at start-up
     mine = config("--seq_length=12", "--vocab_size=50")
     self.assertEqual((mine.seq_length, mine.vocab_size), (12, 50))
     self.assertEqual(mine.gen_emb_dim, 32)              # the rest still sized
+    # A schedule given is not fitted, unless a budget is given too.
+    self.assertEqual(config("--adv_iterations=40").time_budget_minutes, 0.0)
+    self.assertEqual(config("--pretrain_gen_epochs=9", "--time_budget_minutes"
+                            "=30").time_budget_minutes, 30.0)
+
+  def test_paragraph_lines_are_split_into_sentences(self):
+    # Each line: 4-12 sentences of 3-20 words (so most lines are longer than
+    # MAX_LENGTH = 64 tokens, no sentence is).
+    rng = np.random.default_rng(1)
+    lines = [" ".join(" ".join(f"w{rng.integers(50)}"
+                               for _ in range(rng.integers(3, 21))) + "."
+                      for _ in range(rng.integers(4, 13)))
+             for _ in range(300)]
+    path = os.path.join(self.create_tempdir().full_path, "speeches.txt")
+    with open(path, "w") as f:
+      f.write("\n".join(lines) + "\n")
+
+    def config(*extra):
+      values = flags.FlagValues()
+      cli_flags.define_flags(values)
+      values(["prog", "--task=text", f"--train_file={path}", *extra])
+      return cli_flags.config_from_flags(values)
+
+    sized = config()
+    self.assertEqual(sized.text_unit, "sentence")
+    self.assertBetween(sized.seq_length, 19, 22)   # 3-20 words, ".", </s>
+    as_lines = config("--text_unit=line")            # given: kept
+    self.assertEqual((as_lines.text_unit, as_lines.seq_length),
+                     ("line", sizing.MAX_LENGTH))
 
 
 if __name__ == "__main__":

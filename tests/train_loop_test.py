@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import smoke_config
-from seqgan_tf import tasks
+from seqgan_tf import config as config_lib, tasks
 from seqgan_tf.seeds import SeedPath
 from seqgan_tf.training import loop, phases, workdir as workdir_lib
 
@@ -144,6 +144,28 @@ class CollapseWarningTest(tf.test.TestCase):
     with open(os.path.join(workdir, "results.json")) as f:
       self.assertIn("collapsed", json.load(f)["warnings"][0])
     self.assertIn("export", results)
+
+
+class TimeBudgetTest(tf.test.TestCase):
+
+  def test_a_budget_below_the_fixed_costs_leaves_one_unit_of_each(self):
+    # 6 ms cannot hold D pre-training and the final evaluation, whatever this
+    # machine's timing: 1 MLE epoch and 1 iteration (of 4 and 3).
+    workdir = self.create_tempdir().full_path
+    config = smoke_config(time_budget_minutes=1e-4)
+    results = loop.train_and_evaluate(config, workdir)
+    self.assertEqual(results["global_step"], 2)
+    self.assertEqual([e[:2] for e in evals(workdir)],    # each phase's end
+                     [(0, "mle"), (1, "mle"), (2, "adversarial"),
+                      (2, "final")])
+    with open(os.path.join(workdir, workdir_lib.CONFIG_FILE)) as f:
+      saved = json.load(f)["full"]
+    self.assertEqual((saved["pretrain_gen_epochs"], saved["adv_iterations"],
+                      saved["time_budget_minutes"]), (1, 1, 0.0))
+    # Resumed from its config.json, the run keeps that schedule: complete.
+    again = loop.train_and_evaluate(
+        config_lib.Config.from_json(json.dumps(saved)), workdir)
+    self.assertEqual(again["nll_oracle"], results["nll_oracle"])
 
 
 if __name__ == "__main__":

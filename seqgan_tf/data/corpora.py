@@ -75,8 +75,16 @@ def read_utf8(path: str) -> str:
                     f"`iconv -f latin1 -t utf-8 {path}`.") from e
 
 
+def sentences(text: str) -> list[str]:
+  """`text` split after each . ! or ? that whitespace follows."""
+  return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
 def records(text: str, unit: str) -> list[str]:
-  """Non-empty lines, or blank-line-separated paragraphs (joined)."""
+  """Non-empty lines, blank-line-separated paragraphs (joined), or the
+  sentences of each line."""
+  if unit == "sentence":
+    return [s for line in records(text, "line") for s in sentences(line)]
   if unit == "line":
     return [u.strip() for u in text.splitlines() if u.strip()]
   if unit == "paragraph":
@@ -156,8 +164,7 @@ class Obama(_TextBuilder):
     paragraphs = records(read_utf8(locate(OBAMA, self.source_dir)), "line")
     train, test = [], []
     for i, paragraph in enumerate(paragraphs):
-      sentences = [s for s in _SENTENCE_END.split(paragraph) if s.strip()]
-      (test if held_out(i) else train).extend(sentences)
+      (test if held_out(i) else train).extend(sentences(paragraph))
     return train, test
 
 
@@ -223,13 +230,29 @@ class UserText(_TextBuilder):
     super().__init__(config=config, **kwargs)
 
   def split_texts(self):
-    train = records(read_utf8(self.train_file), self.unit)
-    if not train:
-      raise DataError(f"{self.train_file} holds no text (empty or only "
-                      "blank lines).")
-    if self.test_file:
-      return train, records(read_utf8(self.test_file), self.unit)
-    return split_held_out(train)
+    return user_texts(self.train_file, self.test_file, self.unit)
+
+
+def user_texts(train_file: str, test_file: str, unit: str
+               ) -> tuple[list[str], list[str]]:
+  """(train, test) texts of a user's files, one per `unit`.
+
+  Without a test file every 10th line or paragraph is held out; for
+  sentences, every 10th line with all its sentences (as Obama's paragraphs),
+  so that no test sentence shares a line with a training one.
+  """
+  whole = "line" if unit == "sentence" else unit
+  train = records(read_utf8(train_file), whole)
+  if not train:
+    raise DataError(f"{train_file} holds no text (empty or only blank "
+                    "lines).")
+  test = (records(read_utf8(test_file), whole) if test_file else None)
+  if test is None:
+    train, test = split_held_out(train)
+  if unit == "sentence":
+    train, test = ([s for r in part for s in sentences(r)]
+                   for part in (train, test))
+  return train, test
 
 
 BUILDERS = {"obama": Obama, "poems": Poems, "coco": Coco,

@@ -2,6 +2,8 @@
 
 Each value is chosen from the training split and logged with its reason; a
 flag the user gives wins. The choices:
+- `text_unit`: a line, or each sentence of a line where more than `MAX_CUT`
+  of the lines are longer than `MAX_LENGTH` and fewer sentences are;
 - `seq_length`: the shortest length (tokens + </s>) that cuts at most
   `MAX_CUT` of the training sequences;
 - `vocab_size`: the fewest tokens (+ the 4 reserved ids) that cover
@@ -11,7 +13,10 @@ flag the user gives wins. The choices:
 - the schedule: the named tasks' hour-sized one (D pre-training 3 x 1 epoch,
   15 adversarial iterations of 1 G step with 8 roll-outs), with as many MLE
   epochs as pass about `MLE_TOKENS` training tokens (between 5 and 30).
-The run's start-up estimate then states the time of the whole run.
+At start-up the run then times each kind of step on this machine and, where
+that schedule would take more than `--time_budget_minutes` (60), cuts the MLE
+epochs and adversarial iterations to fit (training/progress.py,
+fit_to_budget); a given `--pretrain_gen_epochs` or `--adv_iterations` is kept.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ MAX_VOCAB = 20_000
 SMALL_CORPUS = 300_000  # training tokens below which G is 32/32
 MLE_TOKENS = 4_000_000  # training tokens the MLE phase passes over
 MLE_EPOCHS = (5, 30)
-SIZED = ("seq_length", "vocab_size", "gen_emb_dim", "gen_hidden_dim",
+SIZED = ("text_unit", "seq_length", "vocab_size", "gen_emb_dim", "gen_hidden_dim",
          "pretrain_gen_epochs")
 
 
@@ -58,27 +63,49 @@ def vocab_for(counts: collections.Counter) -> int:
   return min(MAX_VOCAB, size + len(tokenizer.RESERVED))
 
 
-def train_texts(config: Config) -> list[str]:
-  """The training split of the user's file (what the vocabulary is built
-  from): every unit, or all but the held-out ones without --test_file."""
-  texts = corpora.records(corpora.read_utf8(config.train_file),
-                        config.text_unit)
-  return texts if config.test_file else corpora.split_held_out(texts)[0]
+def train_tokens(config: Config, unit: str) -> list[list[str]]:
+  """The tokens of each training text of the user's file (what the
+  vocabulary is built from), one text per `unit`."""
+  texts = corpora.user_texts(config.train_file, config.test_file, unit)[0]
+  return tokenizer.split_many(texts, config.text_level_or_default)
+
+
+def cut_share(lengths: Sequence[int], length: int) -> float:
+  return sum(n > length for n in lengths) / len(lengths)
+
+
+def unit_for(config: Config, choose: bool
+             ) -> tuple[tuple[str, list[list[str]]], str]:
+  """((unit, its training tokens), why): the configured unit, or (`choose`)
+  each line's sentences when lines longer than MAX_LENGTH (paragraphs) are
+  more than MAX_CUT of them and sentences fewer."""
+  unit = config.text_unit
+  tokens = train_tokens(config, unit)
+  line_cut = cut_share([len(t) + 1 for t in tokens], MAX_LENGTH)
+  why = f"{line_cut:.1%} of the {unit}s are longer than {MAX_LENGTH} tokens"
+  if not (choose and unit == "line" and line_cut > MAX_CUT):
+    return (unit, tokens), why
+  sentences = train_tokens(config, "sentence")
+  sentence_cut = cut_share([len(t) + 1 for t in sentences], MAX_LENGTH)
+  why = (f"{line_cut:.1%} of the lines and {sentence_cut:.1%} of their "
+         f"sentences are longer than {MAX_LENGTH} tokens")
+  return (("sentence", sentences) if sentence_cut < line_cut
+          else (unit, tokens)), why
 
 
 def size(config: Config, given: Iterable[str]) -> Config:
   """`config` with the fields in SIZED that are not in `given` set from the
   corpus; each choice logged with its reason."""
   given = set(given)
-  tokens = tokenizer.split_many(train_texts(config),
-                                config.text_level_or_default)
+  chosen, reasons = {}, {}
+  (chosen["text_unit"], tokens), reasons["text_unit"] = unit_for(
+      config, choose="text_unit" not in given)
   lengths = [len(t) + 1 for t in tokens]
   counts = collections.Counter(t for row in tokens for t in row)
   num_tokens = sum(counts.values())
-  chosen, reasons = {}, {}
   length = length_for(lengths)
   chosen["seq_length"] = length
-  cut = sum(n > length for n in lengths) / len(lengths)
+  cut = cut_share(lengths, length)
   reasons["seq_length"] = (f"cuts {cut:.1%} of {len(lengths)} training "
                            f"sequences (longest {max(lengths)})")
   vocab = vocab_for(counts)

@@ -9,6 +9,7 @@ resumes from there.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -18,7 +19,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from seqgan_tf import export, tasks
+from seqgan_tf import config as config_lib, export, tasks
 from seqgan_tf.config import Config
 from seqgan_tf.data import input_pipeline
 from seqgan_tf.seeds import SeedPath, stateless_seed
@@ -196,8 +197,44 @@ class Trainer:
     return metrics
 
   def estimate(self) -> None:
-    """Times each kind of step once (then undoes it) and logs the ETA."""
-    progress.estimate(self.config, self.model, self.task, self.phases.real)
+    """Times each kind of step once (then undoes it) and logs the ETA; with
+    --time_budget_minutes, first fits the schedule to it."""
+    schedule, times = progress.estimate(self.config, self.model, self.task,
+                                        self.phases.real)
+    if self.config.time_budget_minutes:
+      self.fit_schedule(schedule, times)
+
+  def fit_schedule(self, schedule: progress.Schedule,
+                   times: progress.StepTimes) -> None:
+    """Scales the MLE epochs and adversarial iterations left down to fit
+    --time_budget_minutes, and records the fitted schedule (budget spent: 0)
+    in config.json, so that a resumed run keeps it whatever its timing."""
+    config, model = self.config, self.model
+    if distribute.is_multi_worker(model.strategy):   # all fit the same
+      replicas = model.strategy.num_replicas_in_sync
+      times = progress.StepTimes(*[v / replicas for v in (
+          distribute.sum_over_workers(model.strategy, list(
+              dataclasses.astuple(times))))])
+    mle, adv, why = progress.fit_to_budget(schedule, times,
+                                           config.time_budget_minutes)
+    fitted = {"time_budget_minutes": 0.0}     # a field changes only if cut
+    if mle < schedule.mle_epochs:
+      fitted["pretrain_gen_epochs"] = int(model.mle_epochs_done) + mle
+    if adv < schedule.adv_iterations:
+      fitted["adv_iterations"] = int(model.adv_iterations_done) + adv
+    self.config = self.phases.config = config_lib.replace(config, **fitted)
+    logging.info("--time_budget_minutes=%g: %d MLE epochs and %d "
+                 "adversarial iterations (%s).",
+                 config.time_budget_minutes, self.config.pretrain_gen_epochs,
+                 self.config.adv_iterations, why)
+    if distribute.is_chief():
+      workdir_lib.record_schedule(self.workdir, self.config)
+    if len(fitted) > 1:
+      progress.log_estimate(progress.Schedule.left(
+          self.config, (int(model.mle_epochs_done),
+                        int(model.dis_pretrain_steps_done),
+                        int(model.adv_iterations_done)),
+          len(self.task.real), self.task.final_evaluation_scale), times)
 
   # ---------------------------------------------------------------- run
   def run(self) -> dict[str, Any]:
@@ -215,8 +252,10 @@ class Trainer:
         logging.info("Nothing to do: the run is complete; results in %s: %s",
                      results_path, json.dumps(results))
         return results
-    self.log.hparams(config, self.task.metric_names)
     self.estimate()
+    config = self.config                   # fitted to its time budget
+    final_step = config.pretrain_gen_epochs + config.adv_iterations
+    self.log.hparams(config, self.task.metric_names)
 
     if int(model.mle_epochs_done) == 0 and not any(self._counters(MLE)):
       if config.pretrain_gen_epochs > 0:

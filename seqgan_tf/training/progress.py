@@ -124,6 +124,54 @@ def time_steps(schedule: Schedule,
   return times
 
 
+def fit_to_budget(schedule: Schedule, times: StepTimes,
+                  minutes: float) -> tuple[int, int, str]:
+  """MLE epochs and adversarial iterations left that fit `minutes`.
+
+  Only ever fewer than `schedule` has left, at least 1 of each phase that has
+  any. D pre-training and the final evaluation are fixed costs; each MLE epoch
+  and iteration also carries its share of the periodic evaluations. When both
+  phases do not fit, each may take half of what is left, and a phase that
+  needs less than its half leaves the rest to the other.
+
+  Returns:
+    (MLE epochs, adversarial iterations, a sentence saying why).
+  """
+  costs = schedule.seconds(times)
+  per_eval = times.evaluation * schedule.evaluations / max(
+      schedule.mle_epochs + schedule.adv_iterations, 1)
+  per_epoch = costs["MLE"] / max(schedule.mle_epochs, 1) + per_eval
+  per_iteration = (costs["adversarial"] / max(schedule.adv_iterations, 1)
+                   + per_eval)
+  need_mle = schedule.mle_epochs * per_epoch
+  need_adv = schedule.adv_iterations * per_iteration
+  left = (60.0 * minutes - costs["D pre-training"]
+          - times.evaluation * schedule.final_evaluation_scale)
+  if need_mle + need_adv <= left:
+    return (schedule.mle_epochs, schedule.adv_iterations,
+            f"the whole schedule fits {minutes:g} min")
+
+  def units(total: int, share: float, each: float) -> int:
+    return total and min(total, max(1, int(share // each)))
+
+  half = left / 2
+  if need_mle <= half:     # MLE keeps its epochs, the iterations the rest
+    mle = schedule.mle_epochs
+    adv = units(schedule.adv_iterations, left - need_mle, per_iteration)
+  elif need_adv <= half:
+    mle = units(schedule.mle_epochs, left - need_adv, per_epoch)
+    adv = schedule.adv_iterations
+  else:
+    mle = units(schedule.mle_epochs, half, per_epoch)
+    adv = units(schedule.adv_iterations, half, per_iteration)
+  return mle, adv, (
+      f"{schedule.mle_epochs} MLE epochs of {duration(per_epoch)} and "
+      f"{schedule.adv_iterations} adversarial iterations of "
+      f"{duration(per_iteration)} would take {duration(need_mle + need_adv)} "
+      f"of the {duration(max(left, 0))} that D pre-training and the final "
+      f"evaluation leave of {minutes:g} min")
+
+
 def log_estimate(schedule: Schedule, times: StepTimes) -> None:
   parts = schedule.seconds(times)
   measured = {"MLE batch": times.mle_batch, "D batch": times.dis_batch,
@@ -154,7 +202,7 @@ class PhaseClock:
             f"{duration(mean * (self.total - done))})")
 
 
-def estimate(config, model, task, real) -> None:
+def estimate(config, model, task, real) -> tuple[Schedule, StepTimes]:
   """Times each kind of step the run has left once, undoes them, and logs
   the estimated time of the rest of the run.
 
@@ -163,6 +211,9 @@ def estimate(config, model, task, real) -> None:
     model: its state.SeqGAN.
     task: its tasks.Task (the evaluation is timed too).
     real: [n, T] the real sequences G and D train on.
+
+  Returns:
+    The schedule left and the measured step times.
   """
   done = (int(model.mle_epochs_done), int(model.dis_pretrain_steps_done),
           int(model.adv_iterations_done))
@@ -189,3 +240,4 @@ def estimate(config, model, task, real) -> None:
   times = time_steps(schedule, steps)
   model.restore_snapshot(snapshot)
   log_estimate(schedule, times)
+  return schedule, times

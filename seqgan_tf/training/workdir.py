@@ -85,6 +85,16 @@ def check(config: Config, workdir: str, write: bool = True) -> None:
     write_atomic(path, json.dumps(record, indent=2, sort_keys=True))
 
 
+def record_schedule(workdir: str, config: Config) -> None:
+  """Writes `config`'s schedule (fitted at start-up to its time budget) into
+  the run's config.json, so that a resumed run follows the same schedule."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  record = read_json(path, _CONFIG_FIX)
+  for name in ("pretrain_gen_epochs", "adv_iterations", "time_budget_minutes"):
+    record["full"][name] = getattr(config, name)
+  write_atomic(path, json.dumps(record, indent=2, sort_keys=True))
+
+
 def _differences(saved: dict[str, Any], config: Config,
                  ignore: tuple[str, ...] = ()) -> str:
   """The fingerprint fields where a saved run and `config` differ ('' none)."""
