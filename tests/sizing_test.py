@@ -2,6 +2,7 @@
 token distributions are known; flags win."""
 
 import collections
+import functools
 import os
 
 import numpy as np
@@ -23,6 +24,14 @@ def zipf_corpus(path, lines=2000, types=400, seed=0):
   with open(path, "w") as f:
     f.write("\n".join(rows) + "\n")
   return rows
+
+
+def text_config(path, *extra):
+  """The Config `seqgan --task=text --train_file=path *extra` would run."""
+  values = flags.FlagValues()
+  cli_flags.define_flags(values)
+  values(["prog", "--task=text", f"--train_file={path}", *extra])
+  return cli_flags.config_from_flags(values)
 
 
 class SizingTest(tf.test.TestCase):
@@ -51,12 +60,7 @@ class SizingTest(tf.test.TestCase):
     train = [r for i, r in enumerate(rows) if i % 10 != 9]    # held out: 1/10
     lengths = np.array([len(r.split()) + 1 for r in train])   # + </s>
 
-    def config(*extra):
-      values = flags.FlagValues()
-      cli_flags.define_flags(values)
-      values(["prog", "--task=text", f"--train_file={path}", *extra])
-      return cli_flags.config_from_flags(values)
-
+    config = functools.partial(text_config, path)
     sized = config()
     self.assertLessEqual((lengths > sized.seq_length).mean(), sizing.MAX_CUT)
     self.assertBetween(sized.seq_length, 38, 41)       # ~97th pct of 2..41
@@ -89,12 +93,7 @@ class SizingTest(tf.test.TestCase):
     with open(path, "w") as f:
       f.write("\n".join(lines) + "\n")
 
-    def config(*extra):
-      values = flags.FlagValues()
-      cli_flags.define_flags(values)
-      values(["prog", "--task=text", f"--train_file={path}", *extra])
-      return cli_flags.config_from_flags(values)
-
+    config = functools.partial(text_config, path)
     sized = config()
     self.assertEqual(sized.text_unit, "sentence")
     self.assertBetween(sized.seq_length, 19, 22)   # 3-20 words, ".", </s>
