@@ -102,8 +102,11 @@ def schedule(run: str) -> str:
       extra += f", baseline {c['reward_baseline']}"
     parts.append(f"{c['adv_iterations']} it. ({c['adv_g_steps']} G{d}; "
                  f"reward {reward}{extra})")
-  if c.get("init_from"):
-    parts.append(f"from `{c['init_from']}`")
+  if c.get("init_from"):      # relative to here where it lies below here
+    source = c["init_from"]
+    if os.path.isabs(source) and not os.path.relpath(source).startswith(".."):
+      source = os.path.relpath(source)
+    parts.append(f"from `{source}`")
   return "; ".join(parts)
 
 
