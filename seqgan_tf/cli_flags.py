@@ -106,7 +106,8 @@ HELP = {
                            "iterations down (never up) so that the estimated "
                            "run fits this many minutes. --task=text: 60, "
                            "unless --pretrain_gen_epochs or --adv_iterations "
-                           "is given. 0: the schedule as given.",
+                           "is given. 0, or under --deterministic: the "
+                           "schedule as given.",
     "adv_g_steps": "Policy-gradient steps of G per iteration (paper: 1).",
     "adv_d_steps": "D steps per iteration, each on fresh negatives (paper: 5).",
     "rollout_num": "Monte Carlo completions per prefix, N in the paper (paper: "

@@ -167,6 +167,14 @@ class TimeBudgetTest(tf.test.TestCase):
         config_lib.Config.from_json(json.dumps(saved)), workdir)
     self.assertEqual(again["nll_oracle"], results["nll_oracle"])
 
+  def test_no_fit_under_deterministic(self):
+    workdir = self.create_tempdir().full_path
+    config = smoke_config(time_budget_minutes=1e-4, deterministic=True,
+                          pretrain_gen_epochs=2, pretrain_dis_steps=0,
+                          adv_iterations=0)
+    self.assertEqual(loop.train_and_evaluate(config, workdir)["global_step"],
+                     2)                                  # not cut to 1
+
 
 if __name__ == "__main__":
   tf.test.main()

@@ -210,6 +210,16 @@ class Trainer:
     --time_budget_minutes, and records the fitted schedule (budget spent: 0)
     in config.json, so that a resumed run keeps it whatever its timing."""
     config, model = self.config, self.model
+    if config.deterministic:
+      logging.info("--time_budget_minutes is not applied under "
+                   "--deterministic (a schedule fitted to timing would tie "
+                   "the results to the machine's load): the schedule as "
+                   "given.")
+      self.config = self.phases.config = config_lib.replace(
+          config, time_budget_minutes=0.0)
+      if distribute.is_chief():
+        workdir_lib.record_schedule(self.workdir, self.config)
+      return
     if distribute.is_multi_worker(model.strategy):   # all fit the same
       replicas = model.strategy.num_replicas_in_sync
       times = progress.StepTimes(*[v / replicas for v in (
