@@ -1,5 +1,7 @@
 """Fitting a schedule to a time budget, against hand-computed step counts."""
 
+import dataclasses
+
 import tensorflow as tf
 
 from seqgan_tf.training import progress
@@ -63,6 +65,20 @@ class FitToBudgetTest(tf.test.TestCase):
                      (1, 1))     # 30 s: less than the fixed 60 s
     self.assertEqual(progress.fit_to_budget(schedule(mle_epochs=0), TIMES,
                                             0.5)[:2], (0, 1))
+
+
+class LogEstimateTest(tf.test.TestCase):
+
+  def test_early_stopping_makes_the_estimate_an_upper_bound(self):
+    with self.assertLogs(level="INFO") as logs:
+      progress.log_estimate(dataclasses.replace(schedule(), mle_at_most=True),
+                            TIMES)
+      progress.log_estimate(schedule(), TIMES)
+    bounded, plain = logs.output
+    # 600 s of MLE + 30 s D pre-training + 900 s adversarial + 2 x 15 s.
+    self.assertIn("this machine: at most 26.0 min (MLE of at most 20 epochs "
+                  "(early stopping) 10.0 min, D pre-training 30 s", bounded)
+    self.assertIn("this machine: 26.0 min (MLE 10.0 min,", plain)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ class Schedule:
   adv_d_steps: int
   evaluations: int
   final_evaluation_scale: float   # cost of the final evaluation / a normal one
+  mle_at_most: bool = False       # early stopping: mle_epochs is a maximum
 
   @classmethod
   def left(cls, config, done: tuple[int, int, int], num_real: int,
@@ -85,7 +86,8 @@ class Schedule:
         dis_batches=2 * real // config.batch_size, adv_iterations=adv,
         adv_g_steps=config.adv_g_steps, adv_d_steps=config.adv_d_steps,
         evaluations=(mle + adv) // config.eval_every,
-        final_evaluation_scale=final_evaluation_scale)
+        final_evaluation_scale=final_evaluation_scale,
+        mle_at_most=config.mle_patience > 0)
 
   def seconds(self, t: StepTimes) -> dict[str, float]:
     """Estimated seconds of each phase and of the evaluations."""
@@ -173,13 +175,19 @@ def fit_to_budget(schedule: Schedule, times: StepTimes,
 
 
 def log_estimate(schedule: Schedule, times: StepTimes) -> None:
+  """Logs the estimated time of the schedule left (with early stopping, an
+  upper bound: every MLE epoch it allows) and the step times it came from."""
   parts = schedule.seconds(times)
+  at_most = "at most " if schedule.mle_at_most and parts["MLE"] > 0 else ""
+  if at_most:
+    parts = {(f"MLE of at most {schedule.mle_epochs} epochs (early "
+              "stopping)" if k == "MLE" else k): v for k, v in parts.items()}
   measured = {"MLE batch": times.mle_batch, "D batch": times.dis_batch,
               "sampling the negatives": times.negatives,
               "G step": times.generator_step, "evaluation": times.evaluation}
   logging.info(
-      "Estimated time of the rest of the run on this machine: %s (%s). "
-      "Measured: %s.", duration(sum(parts.values())),
+      "Estimated time of the rest of the run on this machine: %s%s (%s). "
+      "Measured: %s.", at_most, duration(sum(parts.values())),
       ", ".join(f"{k} {duration(v)}" for k, v in parts.items() if v > 0),
       ", ".join(f"{k} {v * 1e3:.0f} ms" if v < 1 else f"{k} {v:.2f} s"
                 for k, v in measured.items() if v > 0))
