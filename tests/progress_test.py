@@ -70,11 +70,9 @@ class FitToBudgetTest(tf.test.TestCase):
 class LogEstimateTest(tf.test.TestCase):
 
   def test_early_stopping_makes_the_estimate_an_upper_bound(self):
-    with self.assertLogs(level="INFO") as logs:
-      progress.log_estimate(dataclasses.replace(schedule(), mle_at_most=True),
-                            TIMES)
-      progress.log_estimate(schedule(), TIMES)
-    bounded, plain = logs.output
+    bounded = progress.estimate_line(
+        dataclasses.replace(schedule(), mle_at_most=True), TIMES)
+    plain = progress.estimate_line(schedule(), TIMES)
     # 600 s of MLE + 30 s D pre-training + 900 s adversarial + 2 x 15 s.
     self.assertIn("this machine: at most 26.0 min (MLE of at most 20 epochs "
                   "(early stopping) 10.0 min, D pre-training 30 s", bounded)

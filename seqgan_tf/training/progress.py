@@ -175,8 +175,12 @@ def fit_to_budget(schedule: Schedule, times: StepTimes,
 
 
 def log_estimate(schedule: Schedule, times: StepTimes) -> None:
-  """Logs the estimated time of the schedule left (with early stopping, an
-  upper bound: every MLE epoch it allows) and the step times it came from."""
+  logging.info("%s", estimate_line(schedule, times))
+
+
+def estimate_line(schedule: Schedule, times: StepTimes) -> str:
+  """The estimated time of the schedule left (with early stopping, an upper
+  bound: every MLE epoch it allows) and the step times it came from."""
   parts = schedule.seconds(times)
   at_most = "at most " if schedule.mle_at_most and parts["MLE"] > 0 else ""
   if at_most:
@@ -185,12 +189,12 @@ def log_estimate(schedule: Schedule, times: StepTimes) -> None:
   measured = {"MLE batch": times.mle_batch, "D batch": times.dis_batch,
               "sampling the negatives": times.negatives,
               "G step": times.generator_step, "evaluation": times.evaluation}
-  logging.info(
-      "Estimated time of the rest of the run on this machine: %s%s (%s). "
-      "Measured: %s.", at_most, duration(sum(parts.values())),
-      ", ".join(f"{k} {duration(v)}" for k, v in parts.items() if v > 0),
-      ", ".join(f"{k} {v * 1e3:.0f} ms" if v < 1 else f"{k} {v:.2f} s"
-                for k, v in measured.items() if v > 0))
+  return ("Estimated time of the rest of the run on this machine: "
+          f"{at_most}{duration(sum(parts.values()))} ("
+          + ", ".join(f"{k} {duration(v)}" for k, v in parts.items() if v > 0)
+          + "). Measured: "
+          + ", ".join(f"{k} {v * 1e3:.0f} ms" if v < 1 else f"{k} {v:.2f} s"
+                      for k, v in measured.items() if v > 0) + ".")
 
 
 class PhaseClock:
