@@ -63,11 +63,9 @@ def vocab_for(counts: collections.Counter) -> int:
   return min(MAX_VOCAB, size + len(tokenizer.RESERVED))
 
 
-def train_tokens(config: Config, unit: str) -> list[list[str]]:
-  """The tokens of each training text of the user's file (what the
-  vocabulary is built from), one text per `unit`."""
-  texts = corpora.user_texts(config.train_file, config.test_file, unit)[0]
-  return tokenizer.split_many(texts, config.text_level_or_default)
+def train_texts(config: Config, unit: str) -> list[str]:
+  """The training texts of the user's file, one per `unit`."""
+  return corpora.user_texts(config.train_file, config.test_file, unit)[0]
 
 
 def cut_share(lengths: Sequence[int], length: int) -> float:
@@ -79,13 +77,17 @@ def unit_for(config: Config, choose: bool
   """((unit, its training tokens), why): the configured unit, or (`choose`)
   each line's sentences when lines longer than MAX_LENGTH (paragraphs) are
   more than MAX_CUT of them and sentences fewer."""
-  unit = config.text_unit
-  tokens = train_tokens(config, unit)
+  unit, level = config.text_unit, config.text_level_or_default
+  texts = train_texts(config, unit)
+  tokens = tokenizer.split_many(texts, level)
   line_cut = cut_share([len(t) + 1 for t in tokens], MAX_LENGTH)
   why = f"{line_cut:.1%} of the {unit}s are longer than {MAX_LENGTH} tokens"
   if not (choose and unit == "line" and line_cut > MAX_CUT):
     return (unit, tokens), why
-  sentences = train_tokens(config, "sentence")
+  # The training lines' sentences are what --text_unit=sentence trains on
+  # (user_texts holds out the same whole lines), so no second read.
+  sentences = tokenizer.split_many(
+      [s for line in texts for s in corpora.sentences(line)], level)
   sentence_cut = cut_share([len(t) + 1 for t in sentences], MAX_LENGTH)
   why = (f"{line_cut:.1%} of the lines and {sentence_cut:.1%} of their "
          f"sentences are longer than {MAX_LENGTH} tokens")

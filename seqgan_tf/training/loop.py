@@ -210,33 +210,30 @@ class Trainer:
     --time_budget_minutes, and records the fitted schedule (budget spent: 0)
     in config.json, so that a resumed run keeps it whatever its timing."""
     config, model = self.config, self.model
+    fitted = {"time_budget_minutes": 0.0}     # a field changes only if cut
     if config.deterministic:
       logging.info("--time_budget_minutes is not applied under "
                    "--deterministic (a schedule fitted to timing would tie "
                    "the results to the machine's load): the schedule as "
                    "given.")
-      self.config = self.phases.config = config_lib.replace(
-          config, time_budget_minutes=0.0)
-      if distribute.is_chief():
-        workdir_lib.record_schedule(self.workdir, self.config)
-      return
-    if distribute.is_multi_worker(model.strategy):   # all fit the same
-      replicas = model.strategy.num_replicas_in_sync
-      times = progress.StepTimes(*[v / replicas for v in (
-          distribute.sum_over_workers(model.strategy, list(
-              dataclasses.astuple(times))))])
-    mle, adv, why = progress.fit_to_budget(schedule, times,
-                                           config.time_budget_minutes)
-    fitted = {"time_budget_minutes": 0.0}     # a field changes only if cut
-    if mle < schedule.mle_epochs:
-      fitted["pretrain_gen_epochs"] = int(model.mle_epochs_done) + mle
-    if adv < schedule.adv_iterations:
-      fitted["adv_iterations"] = int(model.adv_iterations_done) + adv
+    else:
+      if distribute.is_multi_worker(model.strategy):   # all fit the same
+        replicas = model.strategy.num_replicas_in_sync
+        times = progress.StepTimes(*[v / replicas for v in (
+            distribute.sum_over_workers(model.strategy, list(
+                dataclasses.astuple(times))))])
+      mle, adv, why = progress.fit_to_budget(schedule, times,
+                                             config.time_budget_minutes)
+      if mle < schedule.mle_epochs:
+        fitted["pretrain_gen_epochs"] = int(model.mle_epochs_done) + mle
+      if adv < schedule.adv_iterations:
+        fitted["adv_iterations"] = int(model.adv_iterations_done) + adv
+      logging.info("--time_budget_minutes=%g: %d MLE epochs and %d "
+                   "adversarial iterations (%s).", config.time_budget_minutes,
+                   fitted.get("pretrain_gen_epochs",
+                              config.pretrain_gen_epochs),
+                   fitted.get("adv_iterations", config.adv_iterations), why)
     self.config = self.phases.config = config_lib.replace(config, **fitted)
-    logging.info("--time_budget_minutes=%g: %d MLE epochs and %d "
-                 "adversarial iterations (%s).",
-                 config.time_budget_minutes, self.config.pretrain_gen_epochs,
-                 self.config.adv_iterations, why)
     if distribute.is_chief():
       workdir_lib.record_schedule(self.workdir, self.config)
     if len(fitted) > 1:
