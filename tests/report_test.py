@@ -13,7 +13,7 @@ from seqgan_tf.analysis import report, sweep
 from seqgan_tf.training import loop
 
 
-def fake_run(folder, scores, seconds, metrics=None, **config):
+def fake_run(folder, scores, seconds, metrics=None, results=None, **config):
   """A finished run's files: config, results and per-sample scores."""
   os.makedirs(folder, exist_ok=True)
   full = {"method": "seqgan", "pretrain_gen_epochs": 120,
@@ -23,7 +23,7 @@ def fake_run(folder, scores, seconds, metrics=None, **config):
   with open(os.path.join(folder, "config.json"), "w") as f:
     json.dump({"full": full}, f)
   with open(os.path.join(folder, "results.json"), "w") as f:
-    json.dump({"wall_seconds": seconds}, f)
+    json.dump({"wall_seconds": seconds, **(results or {})}, f)
   np.savez(os.path.join(folder, "final_scores.npz"),
            **(metrics or {"nll_oracle": scores}))
   return folder
@@ -81,11 +81,18 @@ class ReportTest(tf.test.TestCase):
                   "pitch_mse": rng.normal(25.0, 5.0, 300)}
     gan_scores = {"bleu4": rng.uniform(0.90, 0.97, 200),
                   "pitch_mse": rng.normal(21.0, 5.0, 200)}
-    mle = fake_run(f"{root}/mle", None, 120.0, mle_scores, method="mle")
-    gan = fake_run(f"{root}/gan", None, 240.0, gan_scores, adv_iterations=15,
-                   init_from=mle)
+    mle = fake_run(f"{root}/mle", None, 120.0, mle_scores,
+                   {"self_bleu4": 0.9231, "nll_test": 1.6444}, method="mle")
+    gan = fake_run(f"{root}/gan", None, 240.0, gan_scores,
+                   {"self_bleu4": 0.9276, "nll_test": 1.6452},
+                   adv_iterations=15, init_from=mle)
     lines = report.text_table([("nottingham", [mle], [gan])]).splitlines()
-    self.assertLen(lines, 4)          # header, rule, BLEU-4, pitch MSE
+    # header, rule, BLEU-4, pitch MSE, then Self-BLEU at BLEU-4's order and
+    # NLL-test: one figure a run, so no test between single runs.
+    self.assertLen(lines, 6)
+    self.assertIn("| nottingham | self_bleu4 | 0.923 | 0.928 | – (one run a "
+                  "side) | – |", lines[4])
+    self.assertIn("| nottingham | nll_test | 1.644 | 1.645 |", lines[5])
     for line, metric in zip(lines[2:], ("bleu4", "pitch_mse")):
       a, b = mle_scores[metric], gan_scores[metric]
       p = stats.ttest_ind(a, b, equal_var=False).pvalue
@@ -104,14 +111,25 @@ class ReportTest(tf.test.TestCase):
     rng = np.random.default_rng(2)
     def scores(low):     # COCO's metrics: BLEU-2 to BLEU-5
       return {f"bleu{n}": rng.uniform(low, low + 0.2, 100) for n in range(2, 6)}
+    self_bleu = ([0.67, 0.68, 0.66], [0.75, 0.77, 0.78])
     mle = [fake_run(f"{root}/mle{i}", None, 60.0, scores(0.6 + 0.01 * i),
+                    {"self_bleu2": self_bleu[0][i], "nll_test": 4.4},
                     method="mle") for i in range(3)]
     gan = [fake_run(f"{root}/gan{i}", None, 60.0, scores(0.65),
+                    {"self_bleu2": self_bleu[1][i], "nll_test": 4.6},
                     adv_iterations=15, init_from=mle[i], mle_patience=5,
                     pg_learning_rate=0.001) for i in range(3)]
     pairs = report.parse_pairs(["coco:" + "+".join(mle) + ":" + "+".join(gan)])
     self.assertEqual(pairs, [("coco", mle, gan)])
-    line = report.text_table(pairs).splitlines()[2]
+    lines = report.text_table(pairs).splitlines()
+    line = lines[2]
+    # COCO's headline is BLEU-2, so Self-BLEU-2: over seeds, mean ± s.d. and
+    # Welch's p over the seeds' values (0.67 ± 0.01 against 0.7667 ± 0.0153).
+    p = stats.ttest_ind(*self_bleu, equal_var=False).pvalue
+    self.assertIn(f"| coco | self_bleu2 | 0.670 ± 0.010 (sd, 3 seeds) | "
+                  f"0.767 ± 0.015 (sd, 3 seeds) | {p:.2g} | – |", lines[6])
+    self.assertIn("| coco | nll_test | 4.400 ± 0.000 (sd, 3 seeds) | "
+                  "4.600 ± 0.000 (sd, 3 seeds) |", lines[7])
     scores = [[np.load(f"{r}/final_scores.npz")["bleu2"] for r in runs]
               for runs in (mle, gan)]
     means = [np.array([v.mean() for v in side]) for side in scores]

@@ -20,7 +20,8 @@ started from, as "own + earlier").
 
 gives the real-data table instead: per corpus, MLE against SeqGAN on the
 paper's metrics for it (each ± its standard error over samples, Welch's p over
-the per-sample scores), beside the paper's figures; --readme writes it between
+the per-sample scores), beside the paper's figures, then Self-BLEU at the
+headline BLEU's order and NLL-test (one figure a run, from results.json); --readme writes it between
 `<!-- realdata:begin -->` and `<!-- realdata:end -->`. With several seeds
 (CORPUS:MLE_RUN+MLE_RUN...:SEQGAN_RUN+SEQGAN_RUN..., seed i of one side paired
 with seed i of the other) each side is the mean ± s.d. of its runs' means, the
@@ -116,17 +117,25 @@ def _mean_se(values: np.ndarray) -> str:
   return f"{values.mean():.3f} ± {spread:.3f}"
 
 
+def _welch_p(x: np.ndarray, y: np.ndarray) -> str:
+  p = compare.welch(x, y)[2]
+  # Below ~1e-300 the t distribution's tail underflows to 0 in float64.
+  return "< 1e-300" if p == 0.0 else f"{p:.2g}"
+
+
 def _p_value(x: list[np.ndarray], y: list[np.ndarray]) -> str:
   """Welch's p: over samples for one run each, over run means for groups."""
   if len(x) == 1 and len(y) == 1:
-    p = compare.welch(x[0], y[0])[2]
-  elif len(x) < 2 or len(y) < 2:
+    return _welch_p(x[0], y[0])
+  if len(x) < 2 or len(y) < 2:
     return "n/a (a group needs a group: 2+ runs on each side)"
-  else:
-    p = compare.welch(np.array([v.mean() for v in x]),
-                      np.array([v.mean() for v in y]))[2]
-  # Below ~1e-300 the t distribution's tail underflows to 0 in float64.
-  return "< 1e-300" if p == 0.0 else f"{p:.2g}"
+  return _welch_p(np.array([v.mean() for v in x]),
+                  np.array([v.mean() for v in y]))
+
+
+def _seeds_sd(means: np.ndarray) -> str:
+  return (f"{means.mean():.3f} ± {means.std(ddof=1):.3f} (sd, {len(means)} "
+          "seeds)")
 
 
 def _over_seeds(values: list[np.ndarray]) -> str:
@@ -134,9 +143,30 @@ def _over_seeds(values: list[np.ndarray]) -> str:
   runs' means (several seeds)."""
   if len(values) == 1:
     return _mean_se(values[0])
-  means = np.array([v.mean() for v in values])
-  return (f"{means.mean():.3f} ± {means.std(ddof=1):.3f} (sd, {len(means)} "
-          "seeds)")
+  return _seeds_sd(np.array([v.mean() for v in values]))
+
+
+def _summary(runs: list[str], key: str) -> np.ndarray:
+  """Each run's `key` from its results.json (one number a run)."""
+  values = []
+  for run in runs:
+    value = _read(run, "results.json").get(key)
+    if value is None:
+      raise ValueError(f"{run}/results.json has no {key!r}: the run predates "
+                       "it or has not finished.")
+    values.append(float(value))
+  return np.array(values)
+
+
+def _summary_row(mle: np.ndarray, gan: np.ndarray) -> tuple[str, str, str]:
+  """(MLE, SeqGAN, p) cells of a run-level figure: the value (one run) or
+  mean ± s.d. over seeds with Welch's p over them (no per-sample scores)."""
+  if len(mle) == 1 and len(gan) == 1:
+    return f"{mle[0]:.3f}", f"{gan[0]:.3f}", "– (one run a side)"
+  cells = [f"{v[0]:.3f}" if len(v) == 1 else _seeds_sd(v) for v in (mle, gan)]
+  p = (_welch_p(mle, gan) if min(len(mle), len(gan)) > 1 else
+       "n/a (a group needs a group: 2+ runs on each side)")
+  return cells[0], cells[1], p
 
 
 def table(rows: list[tuple[str, list[str]]], reference: str,
@@ -185,6 +215,8 @@ def text_table(pairs: list[tuple[str, list[str], list[str]]]) -> str:
       raise ValueError(f"--pairs: unknown corpus {corpus!r}; one of "
                        f"{', '.join(PAPER_TEXT)}.")
     seeds = "" if len(gan_runs) == 1 else " (first seed)"
+    same = (f"| {schedule(gan_runs[0])} | {wall_clock(mle_runs[0])}; "
+            f"{wall_clock(gan_runs[0])}{seeds} |")
     for metric, paper in PAPER_TEXT[corpus].items():
       mle, gan = ([compare.load_scores(run, metric)[1] for run in runs]
                   for runs in (mle_runs, gan_runs))
@@ -192,10 +224,15 @@ def text_table(pairs: list[tuple[str, list[str], list[str]]]) -> str:
       if len(mle) > 1 and len(mle) == len(gan):   # each seed's own test
         p += "; per seed " + ", ".join(
             _p_value([a], [b]) for a, b in zip(mle, gan))
-      lines.append(
-          f"| {corpus} | {metric} | {_over_seeds(mle)} | {_over_seeds(gan)} "
-          f"| {p} | {_paper_pair(paper)} | {schedule(gan_runs[0])} "
-          f"| {wall_clock(mle_runs[0])}; {wall_clock(gan_runs[0])}{seeds} |")
+      lines.append(f"| {corpus} | {metric} | {_over_seeds(mle)} | "
+                   f"{_over_seeds(gan)} | {p} | {_paper_pair(paper)} {same}")
+    # What a BLEU gain may cost: diversity at the headline BLEU's order
+    # (higher Self-BLEU: less diverse) and coverage of the test set.
+    order = next(m for m in PAPER_TEXT[corpus] if m.startswith("bleu"))[4:]
+    for key in (f"self_bleu{order}", "nll_test"):
+      mle, gan, p = _summary_row(_summary(mle_runs, key),
+                                 _summary(gan_runs, key))
+      lines.append(f"| {corpus} | {key} | {mle} | {gan} | {p} | – {same}")
   return "\n".join(lines) + "\n"
 
 
