@@ -21,8 +21,9 @@ started from, as "own + earlier").
 gives the real-data table instead: per corpus, MLE against SeqGAN on the
 paper's metrics for it (each ± its standard error over samples, Welch's p over
 the per-sample scores), beside the paper's figures, then Self-BLEU at the
-headline BLEU's order and NLL-test (one figure a run, from results.json); --readme writes it between
-`<!-- realdata:begin -->` and `<!-- realdata:end -->`. With several seeds
+headline BLEU's order and NLL-test (one figure a run, from results.json);
+--readme writes it between `<!-- realdata:begin -->` and
+`<!-- realdata:end -->`. With several seeds
 (CORPUS:MLE_RUN+MLE_RUN...:SEQGAN_RUN+SEQGAN_RUN..., seed i of one side paired
 with seed i of the other) each side is the mean ± s.d. of its runs' means, the
 p-value is Welch's over those means, and each seed's per-sample p follows it.
