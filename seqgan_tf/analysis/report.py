@@ -124,12 +124,15 @@ def _welch_p(x: np.ndarray, y: np.ndarray) -> str:
   return "< 1e-300" if p == 0.0 else f"{p:.2g}"
 
 
+_NEEDS_GROUPS = "n/a (a group needs a group: 2+ runs on each side)"
+
+
 def _p_value(x: list[np.ndarray], y: list[np.ndarray]) -> str:
   """Welch's p: over samples for one run each, over run means for groups."""
   if len(x) == 1 and len(y) == 1:
     return _welch_p(x[0], y[0])
   if len(x) < 2 or len(y) < 2:
-    return "n/a (a group needs a group: 2+ runs on each side)"
+    return _NEEDS_GROUPS
   return _welch_p(np.array([v.mean() for v in x]),
                   np.array([v.mean() for v in y]))
 
@@ -166,7 +169,7 @@ def _summary_row(mle: np.ndarray, gan: np.ndarray) -> tuple[str, str, str]:
     return f"{mle[0]:.3f}", f"{gan[0]:.3f}", "– (one run a side)"
   cells = [f"{v[0]:.3f}" if len(v) == 1 else _seeds_sd(v) for v in (mle, gan)]
   p = (_welch_p(mle, gan) if min(len(mle), len(gan)) > 1 else
-       "n/a (a group needs a group: 2+ runs on each side)")
+       _NEEDS_GROUPS)
   return cells[0], cells[1], p
 
 
